@@ -1,0 +1,149 @@
+/**
+ * PacketStream: what the server, agent and client logic see of a gRPC
+ * bidirectional stream of konnectivity packets. Core logic never touches
+ * grpc-js call objects.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Duplex } from 'node:stream';
+import { decodePacket, encodePacket, type Packet, ProtocolError } from '../protocol/index.js';
+
+export interface PacketStream {
+  /** Who is on the other end, for logs ("agent a1 at 10.0.0.3:5123"). */
+  readonly peer: string;
+  /**
+   * Queues a packet. Returns false when the transport buffer is full: wait
+   * for `drained()` before writing more. After close, packets are dropped
+   * and false is returned.
+   */
+  write(p: Packet): boolean;
+  /** Resolves when the transport buffer has room again, or the stream has closed. */
+  drained(): Promise<void>;
+  /**
+   * Incoming packets in order. Ends when the peer ends its side; throws
+   * `ProtocolError` for a malformed frame (the stream is then already
+   * closed with INVALID_ARGUMENT) or a `StreamClosedError` for a transport failure.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Packet>;
+  /**
+   * Ends the stream. Without an error: OK status (server side) or a
+   * half-close (client side). With one: the error status is sent (server)
+   * or the call is cancelled (client).
+   */
+  close(err?: StreamCloseReason): void;
+  /** True once close() was called or the stream ended. */
+  readonly closed: boolean;
+  /** Resolves once the stream is fully finished, whatever the cause. */
+  readonly done: Promise<void>;
+}
+
+export interface StreamCloseReason {
+  code: grpc.status;
+  message: string;
+}
+
+/** The stream ended with an error from the transport (peer reset, cancelled, deadline, ...). */
+export class StreamClosedError extends Error {
+  readonly grpcCode: number | undefined;
+  constructor(message: string, grpcCode?: number) {
+    super(message);
+    this.name = 'StreamClosedError';
+    this.grpcCode = grpcCode;
+  }
+}
+
+type AnyCall = grpc.ServerDuplexStream<Buffer, Buffer> | grpc.ClientDuplexStream<Buffer, Buffer>;
+
+/** PacketStream over a grpc-js duplex call, either side. */
+export class GrpcPacketStream implements PacketStream {
+  readonly peer: string;
+  closed = false;
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private readonly isServer: boolean;
+
+  constructor(
+    private readonly call: AnyCall,
+    side: 'server' | 'client',
+    peer?: string,
+  ) {
+    this.isServer = side === 'server';
+    this.peer = peer ?? safePeer(call);
+    this.done = new Promise((r) => (this.resolveDone = r));
+    const finish = (): void => {
+      this.closed = true;
+      this.resolveDone();
+    };
+    call.once('close', finish);
+    // Errors are surfaced through the iterator; keep the emitter from throwing.
+    call.on('error', () => undefined);
+    if (this.isServer) call.once('finish', finish);
+  }
+
+  write(p: Packet): boolean {
+    if (this.closed || this.call.writableEnded || this.call.destroyed) return false;
+    return this.call.write(encodePacket(p));
+  }
+
+  drained(): Promise<void> {
+    const c = this.call as unknown as Duplex;
+    if (this.closed || !c.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        c.off('drain', done);
+        c.off('close', done);
+        c.off('finish', done);
+        resolve();
+      };
+      c.on('drain', done);
+      c.on('close', done);
+      c.on('finish', done);
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Packet> {
+    try {
+      for await (const chunk of this.call as AsyncIterable<Buffer>) {
+        let p: Packet;
+        try {
+          p = decodePacket(chunk);
+        } catch (e) {
+          if (e instanceof ProtocolError) {
+            this.close({ code: grpc.status.INVALID_ARGUMENT, message: e.message });
+          }
+          throw e;
+        }
+        yield p;
+      }
+    } catch (e) {
+      if (e instanceof ProtocolError) throw e;
+      const err = e as { code?: number; details?: string; message?: string };
+      throw new StreamClosedError(err.details ?? err.message ?? String(e), err.code);
+    }
+  }
+
+  close(reason?: StreamCloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.isServer) {
+      const call = this.call as grpc.ServerDuplexStream<Buffer, Buffer>;
+      if (reason) {
+        call.emit('error', { code: reason.code, details: reason.message });
+      } else if (!call.writableEnded) {
+        call.end();
+      }
+    } else {
+      const call = this.call as grpc.ClientDuplexStream<Buffer, Buffer>;
+      if (reason) call.cancel();
+      else if (!call.writableEnded) call.end();
+    }
+    this.resolveDone();
+  }
+}
+
+function safePeer(call: AnyCall): string {
+  try {
+    return call.getPeer();
+  } catch {
+    return 'unknown';
+  }
+}
