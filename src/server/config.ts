@@ -1,0 +1,69 @@
+/**
+ * Everything the server needs, as plain data. The CLI (src/cli) fills it from
+ * upstream proxy-server flags; tests build it directly. Durations are in
+ * milliseconds. Defaults live in ./defaults.ts.
+ */
+
+export type ProxyStrategy = 'default' | 'destHost' | 'defaultRoute';
+
+export interface ServerConfig {
+  /** Sent to agents in the `serverid` header. */
+  serverID: string;
+  /** Sent to agents in the `servercount` header. */
+  serverCount: number;
+
+  /** Frontend (ProxyService and HTTP CONNECT) on a Unix socket; '' = none. */
+  udsName: string;
+  deleteExistingUdsFile: boolean;
+  /** Frontend on TCP with mTLS; 0 = none (with udsName) or an ephemeral port when `allowEphemeralPorts`. */
+  serverPort: number;
+  serverBindAddress: string;
+  serverCert: string;
+  serverKey: string;
+  /** Required for the TCP frontend: clients must present a certificate signed by it. */
+  serverCaCert: string;
+
+  /** AgentService (always TLS). */
+  agentPort: number;
+  agentBindAddress: string;
+  clusterCert: string;
+  clusterKey: string;
+  /** When set, agents must present a client certificate signed by it. */
+  clusterCaCert: string;
+
+  /** /healthz, /readyz, /metrics. -1 = disabled. */
+  healthPort: number;
+  healthBindAddress: string;
+  /** /metrics and the JSON admin view, on 127.0.0.1 by default. -1 = disabled. */
+  adminPort: number;
+  adminBindAddress: string;
+
+  /** Tried in order; "not found" falls through to the next. */
+  proxyStrategies: ProxyStrategy[];
+  /** 'grpc' | 'http-connect': accepted for compatibility; both protocols are always served. */
+  mode: 'grpc' | 'http-connect';
+
+  /** Server keepalive ping interval on the agent listener / frontend. */
+  keepaliveTimeMs: number;
+  frontendKeepaliveTimeMs: number;
+  /** 0 = off. A DIAL_RSP missing past it fails the dial ("timed out waiting for backend dial"). */
+  backendDialTimeoutMs: number;
+  /** 0 = close at once on stop. */
+  gracefulShutdownTimeoutMs: number;
+  /** Packets queued per connection before backpressure applies. */
+  xfrChannelSize: number;
+
+  /** 'TLSv1.2' | 'TLSv1.3' (Node names; the CLI maps VersionTLS12 etc.). */
+  tlsMinVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher list names; empty = Node defaults. */
+  cipherSuites: string[];
+
+  /** Token authentication of agents (TokenReview); all empty = off. */
+  agentNamespace: string;
+  agentServiceAccount: string;
+  authenticationAudience: string;
+  kubeconfig: string;
+
+  /** Allow port 0 (ephemeral) for tests and the demo. */
+  allowEphemeralPorts?: boolean;
+}
