@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { fixture } from '../../support/paths.js';
 import {
   closeReq,
   closeRsp,
@@ -23,7 +24,7 @@ interface Vector {
 
 const vectors = (
   JSON.parse(
-    readFileSync(new URL('../../../../test/fixtures/packet-vectors.json', import.meta.url), 'utf8'),
+    readFileSync(fixture('packet-vectors.json'), 'utf8'),
   ) as { vectors: Vector[] }
 ).vectors;
 
