@@ -1,0 +1,194 @@
+/**
+ * `npm run demo`: the tunnel end to end on one machine, no Kubernetes.
+ *
+ * 1. generates a dev CA and certificates in a temp dir;
+ * 2. starts an HTTP "target" on 127.0.0.1 (standing in for a service inside a managed cluster);
+ * 3. starts `tunnel --mode=server` (frontend on a Unix socket and on mTLS TCP, agent port with mTLS)
+ *    and `tunnel --mode=agent` as child processes of the real CLI;
+ * 4. waits for the server to be ready (an agent connected);
+ * 5. fetches the target through the tunnel with the TypeScript client, over the Unix socket and
+ *    over mTLS TCP, and over HTTP CONNECT with Node's http client;
+ * 6. prints what happened, stops everything and exits 0 (1 on any failure).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeDevPki } from '../certs/dev-ca.js';
+import { createHttpAgent, createTunnel } from '../client/index.js';
+
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
+const say = (msg: string): void => console.log(`[demo] ${msg}`);
+
+interface Started {
+  child: ChildProcess;
+  listening: Record<string, unknown>;
+}
+
+/** Spawns the CLI and resolves with its `listening` log line. */
+function startRole(name: string, args: string[]): Promise<Started> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      env: { ...process.env, TUNNEL_ALLOW_EPHEMERAL_PORTS: '1' },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${name} did not report listening within 15 s`)), 15_000);
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let rec: Record<string, unknown> | undefined;
+        try {
+          rec = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          rec = undefined;
+        }
+        if (rec?.['message'] === 'listening') {
+          clearTimeout(timer);
+          resolve({ child, listening: rec });
+        } else if (rec && (rec['level'] === 'error' || rec['level'] === 'warn')) {
+          say(`${name}: ${line}`);
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited early with code ${code}`));
+    });
+  });
+}
+
+async function waitReady(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await new Promise<number>((resolve) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/readyz' }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', () => resolve(0));
+    });
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`server not ready after ${timeoutMs} ms (no agent connected)`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function get(agent: http.Agent, url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      })
+      .on('error', reject);
+  });
+}
+
+function connectThrough(udsPath: string, target: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: udsPath, method: 'CONNECT', path: target });
+    req.on('connect', (res, socket) => {
+      socket.write(`GET /via-connect HTTP/1.1\r\nHost: ${target}\r\nConnection: close\r\n\r\n`);
+      let body = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (c: string) => (body += c));
+      socket.on('end', () => resolve(`${res.statusCode} ${res.statusMessage} → ${body.split('\r\n')[0]} ${body.split('\r\n\r\n')[1] ?? ''}`));
+      socket.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tunnel-demo-'));
+  const children: ChildProcess[] = [];
+  const target = http.createServer((req, res) => {
+    res.end(`hello from the managed cluster (you asked for ${req.url})`);
+  });
+  try {
+    say(`generating a dev CA and certificates in ${dir}`);
+    const pki = await writeDevPki(path.join(dir, 'pki'), { agentID: 'demo-cluster' });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const targetAddr = `127.0.0.1:${(target.address() as AddressInfo).port}`;
+    say(`target HTTP service listening on ${targetAddr}`);
+
+    const uds = path.join(dir, 'konnectivity-server.socket');
+    const server = await startRole('server', [
+      '--mode=server',
+      `--uds-name=${uds}`,
+      '--server-port=0',
+      `--server-cert=${pki.serverCert}`,
+      `--server-key=${pki.serverKey}`,
+      `--server-ca-cert=${pki.caCert}`,
+      '--agent-port=0',
+      `--cluster-cert=${pki.serverCert}`,
+      `--cluster-key=${pki.serverKey}`,
+      `--cluster-ca-cert=${pki.caCert}`,
+      '--health-port=0',
+      '--admin-port=0',
+      '--log-level=warn',
+    ]);
+    children.push(server.child);
+    const l = server.listening;
+    say(`server up: frontend on ${uds} and 127.0.0.1:${String(l['frontendPort'])}, agents on :${String(l['agentPort'])}`);
+
+    const agent = await startRole('agent', [
+      '--mode=agent',
+      '--agent-id=demo-cluster',
+      '--agent-identifiers=host=demo-cluster',
+      '--proxy-server-host=127.0.0.1',
+      `--proxy-server-port=${String(l['agentPort'])}`,
+      `--ca-cert=${pki.caCert}`,
+      `--agent-cert=${pki.agentCert}`,
+      `--agent-key=${pki.agentKey}`,
+      '--health-server-port=0',
+      '--admin-server-port=0',
+      '--log-level=warn',
+    ]);
+    children.push(agent.child);
+    await waitReady(Number(l['healthPort']), 15_000);
+    say('agent "demo-cluster" connected; server is ready');
+
+    const viaUds = await createTunnel({ uds });
+    say(`over the Unix socket (gRPC):  GET / → ${await get(createHttpAgent(viaUds), `http://${targetAddr}/`)}`);
+    await viaUds.close();
+
+    const viaTcp = await createTunnel({
+      address: `127.0.0.1:${String(l['frontendPort'])}`,
+      tls: { ca: readFileSync(pki.caCert), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey), servername: 'localhost' },
+    });
+    say(`over mTLS TCP (gRPC):         GET /tcp → ${await get(createHttpAgent(viaTcp), `http://${targetAddr}/tcp`)}`);
+    await viaTcp.close();
+
+    say(`over HTTP CONNECT (UDS):      ${await connectThrough(uds, targetAddr)}`);
+    say('all fetches went through server and agent; stopping');
+  } finally {
+    for (const c of children.reverse()) {
+      c.kill('SIGTERM');
+      c.kill('SIGTERM');
+      await new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)));
+    }
+    target.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`[demo] FAILED: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);
