@@ -27,7 +27,8 @@ export interface PacketStream {
   /**
    * Ends the stream. Without an error: OK status (server side) or a
    * half-close (client side). With one: the error status is sent (server)
-   * or the call is cancelled (client).
+   * or the call is cancelled (client). On the client side a close with an
+   * error after an earlier half-close still cancels the call.
    */
   close(err?: StreamCloseReason): void;
   /** True once close() was called or the stream ended. */
@@ -122,7 +123,12 @@ export class GrpcPacketStream implements PacketStream {
   }
 
   close(reason?: StreamCloseReason): void {
-    if (this.closed) return;
+    if (this.closed) {
+      // A client may escalate its earlier half-close to a cancel when the
+      // server never ends its side (grpc-js ignores a cancel of a finished call).
+      if (reason && !this.isServer) (this.call as grpc.ClientDuplexStream<Buffer, Buffer>).cancel();
+      return;
+    }
     this.closed = true;
     if (this.isServer) {
       const call = this.call as grpc.ServerDuplexStream<Buffer, Buffer>;
