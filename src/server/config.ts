@@ -66,4 +66,11 @@ export interface ServerConfig {
 
   /** Allow port 0 (ephemeral) for tests and the demo. */
   allowEphemeralPorts?: boolean;
+
+  /**
+   * HTTP CONNECT frontend: the request line and headers must arrive within
+   * this time, else 408 and close (upstream ReadHeaderTimeout). Default
+   * 60000 (limits.ts DEFAULT_HTTP_CONNECT_HEADER_TIMEOUT_MS).
+   */
+  httpConnectHeaderTimeoutMs?: number;
 }

@@ -1,0 +1,172 @@
+/**
+ * AgentService.Connect: checks the metadata, authenticates the agent before
+ * any header is sent, checks what it announces against its identity, sends
+ * `serverid`/`servercount`, registers the stream and serves its packets.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../observability/logger.js';
+import type { ServerMetrics } from '../observability/metrics.js';
+import { type AgentIdentifiers, parseIdentifiers, ProtocolError, TEXT } from '../protocol/index.js';
+import { GrpcPacketStream, type PacketStream } from '../transport/packet-stream.js';
+import { MD } from '../transport/services.js';
+import { AgentAuthError, type AgentAuthenticator, type AgentIdentity } from './auth/types.js';
+import type { Relay } from './relay.js';
+
+/** What the Connect handler needs. */
+export interface ConnectHandlerDeps {
+  relay: Relay;
+  authenticator: AgentAuthenticator;
+  serverID: string;
+  serverCount: number;
+  logger: Logger;
+  metrics: ServerMetrics;
+}
+
+/** A refusal of a Connect before any header: gRPC status and message. */
+interface Refusal {
+  code: grpc.status;
+  message: string;
+  /** bad_input_total reason. */
+  reason: string;
+}
+
+/** Builds the grpc-js handler for AgentService.Connect. */
+export function makeConnectHandler(deps: ConnectHandlerDeps): grpc.handleBidiStreamingCall<Buffer, Buffer> {
+  return (call) => {
+    void serveConnect(call, deps).catch((e: unknown) =>
+      deps.logger.error('Connect handler failed', { error: (e as Error).message }),
+    );
+  };
+}
+
+async function serveConnect(call: grpc.ServerDuplexStream<Buffer, Buffer>, deps: ConnectHandlerDeps): Promise<void> {
+  const { metrics, logger } = deps;
+  const stream = new GrpcPacketStream(call, 'server');
+  const refuse = (r: Refusal, fields: Record<string, unknown> = {}): void => {
+    metrics.badInput.inc({ source: 'agent', reason: r.reason });
+    logger.warn('agent refused', { peer: stream.peer, ...fields, error: r.message });
+    stream.close({ code: r.code, message: r.message });
+  };
+
+  const md = call.metadata;
+  const ids = values(md, MD.agentID);
+  if (ids.length !== 1) {
+    refuse({
+      code: grpc.status.INVALID_ARGUMENT,
+      message: `${TEXT.expectedOneAgentID} in the ${MD.agentID} metadata, got ${ids.length}`,
+      reason: 'agent_id',
+    });
+    return;
+  }
+  const agentID = ids[0]!;
+  const identValues = values(md, MD.agentIdentifiers);
+  if (identValues.length > 1) {
+    refuse(
+      {
+        code: grpc.status.INVALID_ARGUMENT,
+        message: `expected at most one ${MD.agentIdentifiers} value, got ${identValues.length}`,
+        reason: 'agent_identifiers',
+      },
+      { agentID },
+    );
+    return;
+  }
+  const identifiersText = identValues[0] ?? '';
+  const identifiers = parseIdentifiers(identifiersText, false);
+
+  let identity: AgentIdentity;
+  try {
+    identity = await deps.authenticator.authenticate({
+      agentID,
+      identifiers: identifiersText,
+      authorization: md.get(MD.authorization).map(String),
+      peerCertificate: call.getAuthContext()?.sslPeerCertificate,
+      peer: stream.peer,
+    });
+  } catch (e) {
+    refuse(authRefusal(e), { agentID });
+    return;
+  }
+  const notAllowed = checkAllowed(identity, agentID, identifiers);
+  if (notAllowed) {
+    refuse({ code: grpc.status.PERMISSION_DENIED, message: notAllowed, reason: 'not_allowed' }, { agentID, identity: identity.subject });
+    return;
+  }
+  if (stream.closed) return;
+
+  const header = new grpc.Metadata();
+  header.set(MD.serverID, deps.serverID);
+  header.set(MD.serverCount, String(deps.serverCount));
+  call.sendMetadata(header);
+  await serveAgentStream(stream, deps, { agentID, identifiersText, identifiers, identity });
+}
+
+async function serveAgentStream(
+  stream: PacketStream,
+  deps: ConnectHandlerDeps,
+  who: { agentID: string; identifiersText: string; identifiers: AgentIdentifiers; identity: AgentIdentity },
+): Promise<void> {
+  const { metrics, relay } = deps;
+  const log = deps.logger.child({ agentID: who.agentID });
+  metrics.grpcConnections.inc({ service_method: 'Connect' });
+  const backend = relay.addBackend({ ...who, stream, logger: log });
+  log.info('agent connected', {
+    peer: stream.peer,
+    identifiers: who.identifiersText,
+    identity: who.identity.subject,
+    authMethod: who.identity.method,
+  });
+  let why = 'stream ended';
+  try {
+    for await (const p of stream) relay.fromAgent(backend, p);
+  } catch (e) {
+    why = (e as Error).message;
+    if (e instanceof ProtocolError) {
+      metrics.badInput.inc({ source: 'agent', reason: e.code });
+      metrics.stream.error('from_agent', 'InvalidArgument');
+      log.warn('malformed packet from agent; stream closed', { peer: stream.peer, error: e.message });
+    }
+  } finally {
+    relay.removeBackend(backend);
+    if (!stream.closed) stream.close();
+    metrics.grpcConnections.dec({ service_method: 'Connect' });
+    log.info('agent disconnected', { peer: stream.peer, identity: who.identity.subject, reason: why });
+  }
+}
+
+/**
+ * The values of a metadata key. Node's HTTP/2 layer joins repeated header
+ * fields with ", " before grpc-js sees them, so a joined value is split back
+ * (agent ids never contain ", "; Go URL-encodes commas in identifiers).
+ */
+function values(md: grpc.Metadata, key: string): string[] {
+  return md.get(key).flatMap((v) => String(v).split(', '));
+}
+
+function authRefusal(e: unknown): Refusal {
+  if (e instanceof AgentAuthError) {
+    return e.code === 'ERR_AGENT_FORBIDDEN'
+      ? { code: grpc.status.PERMISSION_DENIED, message: e.message, reason: 'forbidden' }
+      : { code: grpc.status.UNAUTHENTICATED, message: e.message, reason: 'unauthenticated' };
+  }
+  return {
+    code: grpc.status.UNAVAILABLE,
+    message: `agent authentication failed: ${(e as Error).message}`,
+    reason: 'auth_error',
+  };
+}
+
+/** Undefined when the identity may announce this agent id and these hosts; else what is not allowed. */
+export function checkAllowed(identity: AgentIdentity, agentID: string, ids: AgentIdentifiers): string | undefined {
+  if (identity.allowedAgentIDs && !identity.allowedAgentIDs.includes(agentID)) {
+    return `agent ID "${agentID}" is not allowed for identity "${identity.subject}"`;
+  }
+  if (identity.allowedHosts) {
+    const allowed = identity.allowedHosts;
+    const bad = ids.host.filter((h) => !allowed.includes(h));
+    if (bad.length > 0) {
+      return `host identifier${bad.length > 1 ? 's' : ''} ${bad.map((h) => `"${h}"`).join(', ')} not allowed for identity "${identity.subject}"`;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,109 @@
+/**
+ * The server's HTTP endpoints: health (/healthz, /readyz, /ready, /metrics)
+ * and admin (/metrics, /agents).
+ */
+import type { Registry } from 'prom-client';
+import {
+  checksRoute,
+  type HttpEndpoint,
+  metricsRoute,
+  type Route,
+  startHttpEndpoint,
+} from '../observability/http-endpoint.js';
+import { TEXT } from '../protocol/index.js';
+import type { Clock } from './clock.js';
+import type { BackendRegistry } from './registry.js';
+
+/** Starts the health endpoint; `readyAgents` counts agents the first strategy can use. */
+export function startHealthEndpoint(opts: {
+  host: string;
+  port: number;
+  registry: Registry;
+  readyAgents: () => number;
+}): Promise<HttpEndpoint> {
+  const ready = checksRoute(
+    'readyz',
+    [{ name: 'agent-connected', check: () => (opts.readyAgents() > 0 ? null : TEXT.serverNotReady) }],
+    500,
+    () => TEXT.serverNotReady,
+  );
+  return startHttpEndpoint({
+    host: opts.host,
+    port: opts.port,
+    routes: {
+      '/healthz': checksRoute('healthz', [{ name: 'ping', check: () => null }], 500, () => 'unhealthy'),
+      '/readyz': ready,
+      '/ready': ready,
+      '/metrics': metricsRoute(opts.registry),
+    },
+  });
+}
+
+/** One agent in the admin view. */
+export interface AgentView {
+  id: string;
+  /** The first stream's `agentidentifiers`. */
+  identifiers: string;
+  /** Who the agent authenticated as. */
+  identity: string;
+  authMethod: string;
+  /** True when every stream sent DRAIN. */
+  draining: boolean;
+  streams: {
+    peer: string;
+    identifiers: string;
+    identity: string;
+    draining: boolean;
+    connectedSeconds: number;
+    connections: number;
+    pendingDials: number;
+  }[];
+  connections: number;
+  pendingDials: number;
+}
+
+/** The admin view of connected agents. */
+export function agentsView(registry: BackendRegistry, clock: Clock): AgentView[] {
+  const out: AgentView[] = [];
+  for (const [id, streams] of registry.byAgent()) {
+    const first = streams[0]!;
+    const views = streams.map((b) => ({
+      peer: b.stream.peer,
+      identifiers: b.identifiersText,
+      identity: b.identity.subject,
+      draining: b.draining,
+      connectedSeconds: Math.round((clock.now() - b.connectedAt) / 1000),
+      connections: b.connections.size,
+      pendingDials: b.pendingDials.size,
+    }));
+    out.push({
+      id,
+      identifiers: first.identifiersText,
+      identity: first.identity.subject,
+      authMethod: first.identity.method,
+      draining: streams.every((b) => b.draining),
+      streams: views,
+      connections: views.reduce((n, v) => n + v.connections, 0),
+      pendingDials: views.reduce((n, v) => n + v.pendingDials, 0),
+    });
+  }
+  return out;
+}
+
+/** Starts the admin endpoint (127.0.0.1 by default): /metrics and /agents. */
+export function startAdminEndpoint(opts: {
+  host: string;
+  port: number;
+  registry: Registry;
+  agents: () => AgentView[];
+}): Promise<HttpEndpoint> {
+  const agents: Route = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ agents: opts.agents() }, null, 2) + '\n');
+  };
+  return startHttpEndpoint({
+    host: opts.host,
+    port: opts.port,
+    routes: { '/metrics': metricsRoute(opts.registry), '/agents': agents },
+  });
+}

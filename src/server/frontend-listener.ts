@@ -1,0 +1,169 @@
+/**
+ * The frontend listeners: a Unix socket and/or a TLS (mTLS) TCP port, each
+ * serving gRPC ProxyService and HTTP/1.1 CONNECT on the same socket. The
+ * first bytes decide (sniffer.ts): the HTTP/2 preface goes to grpc-js
+ * through a connection injector (TLS is already terminated here), an HTTP/1
+ * request line to the HTTP/1 handler, anything else is closed as bad input.
+ */
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import type { Logger } from '../observability/logger.js';
+import type { ServerMetrics } from '../observability/metrics.js';
+import type { Clock } from './clock.js';
+import { ServerError } from './errors.js';
+import { filterAuthority } from './h2-authority.js';
+import type { ServerLimits } from './limits.js';
+import { sniffSocket } from './sniffer.js';
+
+/** Where the frontend listens. */
+export interface FrontendListenOptions {
+  /** Unix socket path; '' = none. */
+  udsPath: string;
+  /** Remove an existing file at udsPath before listening. */
+  deleteExistingUdsFile: boolean;
+  /** TLS settings and address of the TCP frontend; undefined = none. */
+  tcp?: { host: string; port: number; tls: tls.TlsOptions };
+}
+
+/** What the listeners hand sockets to. */
+export interface FrontendListenerDeps {
+  logger: Logger;
+  metrics: ServerMetrics;
+  clock: Clock;
+  limits: ServerLimits;
+  /** grpc-js connection injector of the ProxyService server. */
+  injectGrpc(connection: Duplex): void;
+  /** HTTP/1.x connections (request line still unread). */
+  http1(socket: Duplex, peer: string): void;
+}
+
+/** The frontend's own listeners and every socket they accepted. */
+export class FrontendListeners {
+  private uds: net.Server | undefined;
+  private tcp: tls.Server | undefined;
+  private udsCreated: string | undefined;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly deps: FrontendListenerDeps) {}
+
+  /** Starts listening; resolves with the bound UDS path and TCP port. */
+  async start(opts: FrontendListenOptions): Promise<{ udsPath?: string; port?: number }> {
+    const out: { udsPath?: string; port?: number } = {};
+    if (opts.udsPath !== '') {
+      if (opts.deleteExistingUdsFile) removeSocketFile(opts.udsPath);
+      this.uds = net.createServer((s) => this.accept(s, 'uds', `unix:${opts.udsPath}`));
+      await listen(this.uds, { path: opts.udsPath }, `frontend Unix socket ${opts.udsPath}`);
+      this.udsCreated = opts.udsPath;
+      chmodSync(opts.udsPath, 0o770);
+      out.udsPath = opts.udsPath;
+    }
+    if (opts.tcp) {
+      const t = tls.createServer(
+        { ...opts.tcp.tls, handshakeTimeout: this.deps.limits.sniffTimeoutMs },
+        (s) => this.accept(s, 'tls', `${s.remoteAddress}:${s.remotePort}`),
+      );
+      t.on('tlsClientError', (err, s) => {
+        this.deps.metrics.badInput.inc({ source: 'frontend', reason: 'tls_handshake' });
+        this.deps.logger.warn('frontend TLS handshake failed', { peer: `${s.remoteAddress}:${s.remotePort}`, error: err.message });
+      });
+      this.tcp = t;
+      await listen(t, { host: opts.tcp.host === '' ? undefined : opts.tcp.host, port: opts.tcp.port }, 'frontend TCP port');
+      out.port = (t.address() as net.AddressInfo).port;
+    }
+    return out;
+  }
+
+  /** Sockets accepted and not yet closed (any protocol). */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
+  /** Stops accepting new connections and removes the Unix socket file; open connections stay. */
+  async stopAccepting(): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const srv of [this.uds, this.tcp]) {
+      if (srv?.listening) closing.push(new Promise((r) => srv.close(() => r())));
+    }
+    this.uds = undefined;
+    this.tcp = undefined;
+    if (this.udsCreated) {
+      removeSocketFile(this.udsCreated);
+      this.udsCreated = undefined;
+    }
+    // server.close() resolves only once every connection is gone; do not wait for that here.
+    void Promise.all(closing);
+  }
+
+  /** Destroys every accepted socket. */
+  destroyAll(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  private accept(socket: net.Socket, kind: 'uds' | 'tls', peer: string): void {
+    const { logger, metrics } = this.deps;
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', (e) => logger.debug('frontend socket error', { peer, error: e.message }));
+    void sniffSocket(socket, {
+      timeoutMs: this.deps.limits.sniffTimeoutMs,
+      maxBytes: this.deps.limits.sniffMaxBytes,
+      clock: this.deps.clock,
+    }).then((r) => {
+      if (r.kind === 'bad') {
+        metrics.badInput.inc({ source: 'frontend', reason: r.reason });
+        if (r.reason === 'eof') logger.debug('frontend connection closed before sending anything', { peer });
+        else logger.warn('frontend connection is neither gRPC nor HTTP/1.1; closed', { peer, reason: r.reason });
+        socket.destroy();
+        return;
+      }
+      if (socket.destroyed) return;
+      if (r.kind === 'http1') {
+        this.deps.http1(socket, peer);
+        return;
+      }
+      if (kind === 'tls') {
+        // Node's HTTP/2 server refuses TLS sockets that did not negotiate h2 by
+        // ALPN; the preface already proved the client speaks HTTP/2.
+        const t = socket as tls.TLSSocket;
+        if (t.alpnProtocol !== 'h2') (t as { alpnProtocol: string | false }).alpnProtocol = 'h2';
+        this.deps.injectGrpc(socket);
+      } else {
+        this.deps.injectGrpc(
+          filterAuthority(socket, (e) => {
+            metrics.badInput.inc({ source: 'frontend', reason: 'h2_header_block' });
+            logger.warn('broken HTTP/2 header block from a frontend client; closed', { peer, error: e.message });
+          }),
+        );
+      }
+    });
+  }
+}
+
+function listen(server: net.Server, opts: net.ListenOptions, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void =>
+      reject(new ServerError('ERR_BAD_CONFIG', `cannot listen on the ${what}: ${e.message}`));
+    server.once('error', onError);
+    server.listen(opts, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** Removes a stale Unix socket file; refuses to remove anything that is not a socket. */
+function removeSocketFile(p: string): void {
+  let st;
+  try {
+    st = lstatSync(p);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) {
+    throw new ServerError('ERR_BAD_CONFIG', `${p} exists and is not a Unix socket; refusing to remove it`);
+  }
+  unlinkSync(p);
+}

@@ -1,0 +1,66 @@
+/**
+ * Every timing constant and size bound of the server role, in one place.
+ * Values a deployment may want to change are ServerConfig fields; these are
+ * the internal ones. Tests override them through `ServerDeps.limits`.
+ */
+
+/** Internal bounds and timeouts of the server. Durations in milliseconds. */
+export interface ServerLimits {
+  /**
+   * A frontend connection must show its protocol (the HTTP/2 preface or an
+   * HTTP/1.x request line) within this time, else it is closed as bad input.
+   */
+  sniffTimeoutMs: number;
+  /** Longest HTTP/1.x request line the sniffer waits for before calling the input garbage. */
+  sniffMaxBytes: number;
+  /**
+   * Agent→client packets queued for one connection beyond `xfrChannelSize`
+   * make it "full" (gauge full_receive_channels). If it stays full this long,
+   * the connection alone is closed as stalled (CLOSE_REQ to the agent, the
+   * client gets an error). Upstream closes a client tunnel after 10 s in the
+   * same situation.
+   */
+  stallTimeoutMs: number;
+  /**
+   * Hard memory bound per connection: agent→client bytes queued beyond this
+   * close the connection at once, stalled or not (agents without
+   * per-connection flow control can send faster than a client reads).
+   */
+  queueHardLimitBytes: number;
+  /** Largest HTTP CONNECT request head (request line and headers); beyond it: 431 and close. */
+  httpMaxHeaderBytes: number;
+  /** Bytes read from an HTTP CONNECT socket per DATA packet (upstream reads 32 KiB buffers). */
+  httpReadChunkBytes: number;
+  /**
+   * Keepalive ping timeout of both gRPC servers: a ping not answered in this
+   * time drops the connection (grpc default 20 s).
+   */
+  keepaliveTimeoutMs: number;
+  /**
+   * Upstream's agent listener refuses client pings more often than this
+   * (MinTime 30 s). grpc-js servers have no ping enforcement policy, so the
+   * value is documentation of what agents may assume; agents must not ping
+   * more often.
+   */
+  agentMinPingIntervalMs: number;
+}
+
+/** The defaults. */
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  sniffTimeoutMs: 10_000,
+  sniffMaxBytes: 8 * 1024,
+  stallTimeoutMs: 10_000,
+  queueHardLimitBytes: 16 * 1024 * 1024,
+  httpMaxHeaderBytes: 64 * 1024,
+  httpReadChunkBytes: 32 * 1024,
+  keepaliveTimeoutMs: 20_000,
+  agentMinPingIntervalMs: 30_000,
+});
+
+/** Upstream ReadHeaderTimeout of the HTTP CONNECT frontend: default of ServerConfig.httpConnectHeaderTimeoutMs. */
+export const DEFAULT_HTTP_CONNECT_HEADER_TIMEOUT_MS = 60_000;
+
+/** Merges overrides into the defaults. */
+export function resolveLimits(overrides?: Partial<ServerLimits>): ServerLimits {
+  return { ...DEFAULT_LIMITS, ...(overrides ?? {}) };
+}

@@ -1,0 +1,318 @@
+/**
+ * TunnelServer: wires the frontend listeners, the agent listener, the relay
+ * and the HTTP endpoints together, and takes them down again.
+ */
+import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import type { Registry } from 'prom-client';
+import type { HttpEndpoint } from '../observability/http-endpoint.js';
+import type { Logger } from '../observability/logger.js';
+import { ServerMetrics } from '../observability/metrics.js';
+import { GrpcPacketStream } from '../transport/packet-stream.js';
+import { agentServiceDefinition, proxyServiceDefinition } from '../transport/services.js';
+import { mtlsAuthenticator } from './auth/mtls.js';
+import { allowAllAuthenticator, type AgentAuthenticator } from './auth/types.js';
+import { type Clock, systemClock } from './clock.js';
+import type { ServerConfig } from './config.js';
+import { makeConnectHandler } from './connect-handler.js';
+import { agentsView, startAdminEndpoint, startHealthEndpoint } from './endpoints.js';
+import { ServerError } from './errors.js';
+import { FrontendListeners } from './frontend-listener.js';
+import { agentServerOptions, frontendServerOptions } from './grpc-options.js';
+import { serveProxyStream } from './grpc-frontend.js';
+import { connectNotImplemented, makeHttp1Handler } from './http1-handler.js';
+import { DEFAULT_HTTP_CONNECT_HEADER_TIMEOUT_MS, resolveLimits, type ServerLimits } from './limits.js';
+import { BackendRegistry } from './registry.js';
+import { Relay } from './relay.js';
+
+/** What the server is given besides its configuration. */
+export interface ServerDeps {
+  logger: Logger;
+  /** Metrics are registered here (no global registry). */
+  registry: Registry;
+  /** Default: mTLS identity when clusterCaCert is set, else allow-all. */
+  authenticator?: AgentAuthenticator;
+  /** Default: the system clock. Tests pass a fake one. */
+  clock?: Clock;
+  /** Overrides of internal bounds and timeouts (limits.ts); for tests. */
+  limits?: Partial<ServerLimits>;
+  /** Random source of the backend strategies, a float in [0, 1); default Math.random. */
+  random?: () => number;
+}
+
+/** The actually bound addresses. */
+export interface ServerAddresses {
+  /** The frontend Unix socket, when configured. */
+  udsPath?: string;
+  /** The frontend TCP (mTLS) port, when configured. */
+  frontendPort?: number;
+  agentPort: number;
+  /** -1 = disabled. */
+  healthPort?: number;
+  /** -1 = disabled. */
+  adminPort?: number;
+}
+
+/** Live counts; all return to 0 once clients and agents are gone. */
+export interface ServerStats {
+  /** Connected agents (by id). */
+  agents: number;
+  /** Agent Connect streams (an agent may have several). */
+  agentStreams: number;
+  pendingDials: number;
+  /** Established end-to-end connections. */
+  established: number;
+  /** Open gRPC Proxy streams. */
+  frontendStreams: number;
+  /** Open HTTP CONNECT tunnels. */
+  httpConnections: number;
+}
+
+/** The tunnel server (`tunnel --mode=server`). */
+export class TunnelServer {
+  /** The server's metrics, on deps.registry. */
+  readonly metrics: ServerMetrics;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly limits: ServerLimits;
+  private readonly registry: BackendRegistry;
+  private readonly relay: Relay;
+  private agentServer: grpc.Server | undefined;
+  private frontendServer: grpc.Server | undefined;
+  private injector: ReturnType<grpc.Server['createConnectionInjector']> | undefined;
+  private listeners: FrontendListeners | undefined;
+  private endpoints: HttpEndpoint[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly deps: ServerDeps,
+  ) {
+    this.metrics = new ServerMetrics(deps.registry);
+    this.log = deps.logger.child({ serverID: config.serverID });
+    this.clock = deps.clock ?? systemClock;
+    this.limits = resolveLimits(deps.limits);
+    this.registry = new BackendRegistry(config.proxyStrategies, this.metrics, deps.random);
+    this.relay = new Relay({
+      logger: this.log,
+      metrics: this.metrics,
+      registry: this.registry,
+      clock: this.clock,
+      limits: this.limits,
+      backendDialTimeoutMs: config.backendDialTimeoutMs,
+      xfrChannelSize: Math.max(1, config.xfrChannelSize),
+    });
+  }
+
+  /** Binds every listener; resolves with the bound addresses. On failure everything started is released. */
+  async start(): Promise<ServerAddresses> {
+    try {
+      return await this.startAll();
+    } catch (e) {
+      await this.shutdown({ graceful: false });
+      throw e;
+    }
+  }
+
+  private async startAll(): Promise<ServerAddresses> {
+    const c = this.config;
+    const eph = c.allowEphemeralPorts === true;
+    const port = (name: string, v: number): number => {
+      if (v === 0 && !eph) throw new ServerError('ERR_BAD_CONFIG', `${name} 0 needs allowEphemeralPorts`);
+      return v;
+    };
+
+    // Agent listener: always TLS.
+    if (!c.clusterCert || !c.clusterKey) {
+      throw new ServerError('ERR_BAD_CONFIG', 'the agent port is always TLS: set --cluster-cert and --cluster-key');
+    }
+    const clusterCa = c.clusterCaCert ? readPem(c.clusterCaCert, '--cluster-ca-cert') : null;
+    const creds = grpc.ServerCredentials.createSsl(
+      clusterCa,
+      [{ cert_chain: readPem(c.clusterCert, '--cluster-cert'), private_key: readPem(c.clusterKey, '--cluster-key') }],
+      clusterCa !== null,
+    );
+    const authenticator = this.deps.authenticator ?? (clusterCa ? mtlsAuthenticator : allowAllAuthenticator);
+    this.agentServer = new grpc.Server(agentServerOptions(c, this.limits));
+    this.agentServer.addService(agentServiceDefinition, {
+      Connect: makeConnectHandler({
+        relay: this.relay,
+        authenticator,
+        serverID: c.serverID,
+        serverCount: c.serverCount,
+        logger: this.log,
+        metrics: this.metrics,
+      }),
+    });
+    const agentPort = await bind(this.agentServer, c.agentBindAddress, port('agent port', c.agentPort), creds);
+
+    // Frontend: gRPC through the injector, HTTP/1 CONNECT, on our own listeners.
+    this.frontendServer = new grpc.Server(frontendServerOptions(c, this.limits));
+    this.frontendServer.addService(proxyServiceDefinition, {
+      Proxy: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        void serveProxyStream(new GrpcPacketStream(call, 'server'), this.relay, this.metrics);
+      },
+    });
+    const injector = this.frontendServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.injector = injector;
+    const http1 = makeHttp1Handler({
+      logger: this.log,
+      metrics: this.metrics,
+      clock: this.clock,
+      headerTimeoutMs: c.httpConnectHeaderTimeoutMs ?? DEFAULT_HTTP_CONNECT_HEADER_TIMEOUT_MS,
+      maxHeaderBytes: this.limits.httpMaxHeaderBytes,
+      connect: connectNotImplemented,
+    });
+    this.listeners = new FrontendListeners({
+      logger: this.log,
+      metrics: this.metrics,
+      clock: this.clock,
+      limits: this.limits,
+      injectGrpc: (conn: Duplex) => injector.injectConnection(conn),
+      http1,
+    });
+    const tcpWanted = c.serverPort > 0 || (c.serverPort === 0 && c.udsName === '' && eph);
+    if (!tcpWanted && c.udsName === '') {
+      throw new ServerError('ERR_BAD_CONFIG', 'no frontend: set --uds-name or --server-port');
+    }
+    let tcp;
+    if (tcpWanted) {
+      if (!c.serverCert || !c.serverKey || !c.serverCaCert) {
+        throw new ServerError(
+          'ERR_BAD_CONFIG',
+          'the TCP frontend is mTLS: set --server-cert, --server-key and --server-ca-cert',
+        );
+      }
+      tcp = {
+        host: c.serverBindAddress,
+        port: c.serverPort,
+        tls: {
+          cert: readPem(c.serverCert, '--server-cert'),
+          key: readPem(c.serverKey, '--server-key'),
+          ca: readPem(c.serverCaCert, '--server-ca-cert'),
+          requestCert: true,
+          rejectUnauthorized: true,
+          minVersion: c.tlsMinVersion,
+          ...(c.cipherSuites.length > 0 ? { ciphers: c.cipherSuites.join(':') } : {}),
+          ALPNProtocols: ['h2', 'http/1.1'],
+        },
+      };
+    }
+    const fe = await this.listeners.start({
+      udsPath: c.udsName,
+      deleteExistingUdsFile: c.deleteExistingUdsFile,
+      ...(tcp ? { tcp } : {}),
+    });
+
+    const out: ServerAddresses = { agentPort, healthPort: -1, adminPort: -1 };
+    if (fe.udsPath !== undefined) out.udsPath = fe.udsPath;
+    if (fe.port !== undefined) out.frontendPort = fe.port;
+    if (c.healthPort >= 0) {
+      const ep = await startHealthEndpoint({
+        host: c.healthBindAddress,
+        port: port('health port', c.healthPort),
+        registry: this.deps.registry,
+        readyAgents: () => this.registry.readyAgents(),
+      });
+      this.endpoints.push(ep);
+      out.healthPort = ep.port;
+    }
+    if (c.adminPort >= 0) {
+      const ep = await startAdminEndpoint({
+        host: c.adminBindAddress,
+        port: port('admin port', c.adminPort),
+        registry: this.deps.registry,
+        agents: () => agentsView(this.registry, this.clock),
+      });
+      this.endpoints.push(ep);
+      out.adminPort = ep.port;
+    }
+    this.log.info('tunnel server started', { ...out, strategies: c.proxyStrategies.join(',') });
+    return out;
+  }
+
+  /**
+   * Stops the server. graceful (default true): stop accepting, let open
+   * client connections finish for up to gracefulShutdownTimeoutMs, then close
+   * everything; graceful=false or a timeout of 0 closes at once. Every
+   * listener, socket and timer is released and the Unix socket removed.
+   */
+  shutdown(opts: { graceful?: boolean } = {}): Promise<void> {
+    this.stopping ??= this.stopAll(opts.graceful !== false);
+    return this.stopping;
+  }
+
+  private async stopAll(graceful: boolean): Promise<void> {
+    await this.listeners?.stopAccepting();
+    const grace = graceful ? this.config.gracefulShutdownTimeoutMs : 0;
+    if (grace > 0 && this.relay.sessions.size > 0) {
+      this.log.info('waiting for open connections to finish', { connections: this.relay.sessions.size, timeoutMs: grace });
+      this.injector?.drain(grace);
+      let timer: unknown;
+      await Promise.race([
+        this.relay.whenIdle(),
+        new Promise<void>((r) => (timer = this.clock.setTimeout(r, grace))),
+      ]);
+      this.clock.clearTimeout(timer);
+    }
+    this.relay.abortAll(new ServerError('ERR_SHUTTING_DOWN', 'the tunnel server is shutting down'));
+    for (const streams of [...this.registry.byAgent().values()]) {
+      for (const b of [...streams]) {
+        b.stream.close({ code: grpc.status.UNAVAILABLE, message: 'the tunnel server is shutting down' });
+        this.relay.removeBackend(b);
+      }
+    }
+    this.injector?.destroy();
+    this.frontendServer?.forceShutdown();
+    this.agentServer?.forceShutdown();
+    this.listeners?.destroyAll();
+    await Promise.all(this.endpoints.map((e) => e.close()));
+    this.endpoints = [];
+    this.log.info('tunnel server stopped');
+  }
+
+  /** Live counts (tests assert they return to zero). */
+  stats(): ServerStats {
+    const r = this.relay.stats();
+    let grpcStreams = 0;
+    for (const s of this.relay.sessions) if (s.frontend.kind === 'grpc') grpcStreams++;
+    return {
+      agents: this.registry.agentCount(),
+      agentStreams: this.registry.streamCount(),
+      pendingDials: r.pendingDials,
+      established: r.established,
+      frontendStreams: grpcStreams,
+      httpConnections: r.sessions - grpcStreams,
+    };
+  }
+}
+
+function readPem(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new ServerError('ERR_BAD_CONFIG', `cannot read ${flag} ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** grpc-js address for a bind host ('' = every interface). */
+function grpcAddress(host: string, port: number): string {
+  if (host === '') return `[::]:${port}`;
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+async function bind(server: grpc.Server, host: string, port: number, creds: grpc.ServerCredentials): Promise<number> {
+  const attempt = (addr: string): Promise<number> =>
+    new Promise((resolve, reject) =>
+      server.bindAsync(addr, creds, (err, p) =>
+        err ? reject(new ServerError('ERR_BAD_CONFIG', `cannot listen on the agent port ${addr}: ${err.message}`)) : resolve(p),
+      ),
+    );
+  try {
+    return await attempt(grpcAddress(host, port));
+  } catch (e) {
+    if (host !== '') throw e;
+    return attempt(`0.0.0.0:${port}`); // no IPv6 on this host
+  }
+}
