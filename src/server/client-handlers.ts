@@ -149,7 +149,9 @@ export function handleClientPacket(r: Relay, s: ClientSession, p: Packet): void 
     r.refuseClient(s, 'first_packet', `the first packet on a stream must be DIAL_REQ, got ${packetTypeName(p.type)}`);
     return;
   }
-  if (s.state === 'done' && p.type !== PacketType.DIAL_REQ) return;
+  // A finished session still answers CLOSE_REQ (a client closing waits for
+  // CLOSE_RSP); everything else but a second DIAL_REQ is dropped.
+  if (s.state === 'done' && p.type !== PacketType.DIAL_REQ && p.type !== PacketType.CLOSE_REQ) return;
   const h = TABLE[p.type] as Handler<Packet['type']>;
   return h(r, s, p as never);
 }

@@ -101,10 +101,23 @@ async function serveConnect(call: grpc.ServerDuplexStream<Buffer, Buffer>, deps:
   await serveAgentStream(stream, deps, { agentID, identifiersText, identifiers, identity });
 }
 
-async function serveAgentStream(
+/** Who an admitted agent stream belongs to. */
+export interface AgentStreamOwner {
+  agentID: string;
+  identifiersText: string;
+  identifiers: AgentIdentifiers;
+  identity: AgentIdentity;
+}
+
+/**
+ * Registers an admitted agent stream and serves its packets until it ends;
+ * then fails its pending dials and closes its connections. Resolves when the
+ * stream is gone.
+ */
+export async function serveAgentStream(
   stream: PacketStream,
-  deps: ConnectHandlerDeps,
-  who: { agentID: string; identifiersText: string; identifiers: AgentIdentifiers; identity: AgentIdentity },
+  deps: Pick<ConnectHandlerDeps, 'relay' | 'logger' | 'metrics'>,
+  who: AgentStreamOwner,
 ): Promise<void> {
   const { metrics, relay } = deps;
   const log = deps.logger.child({ agentID: who.agentID });
