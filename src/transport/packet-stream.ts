@@ -103,7 +103,11 @@ export class GrpcPacketStream implements PacketStream {
 
   async *[Symbol.asyncIterator](): AsyncIterator<Packet> {
     try {
-      for await (const chunk of this.call as AsyncIterable<Buffer>) {
+      // destroyOnReturn: false. The default iterator destroys the call when
+      // the peer's side ends, and a destroyed server call can no longer send
+      // its status: close() after the loop would leave the client hanging.
+      const chunks = (this.call as unknown as Duplex).iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+      for await (const chunk of chunks) {
         let p: Packet;
         try {
           p = decodePacket(chunk);
