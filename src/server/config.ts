@@ -17,6 +17,15 @@ export interface ServerConfig {
   deleteExistingUdsFile: boolean;
   /** Frontend on TCP with mTLS; 0 = none (with udsName) or an ephemeral port when `allowEphemeralPorts`. */
   serverPort: number;
+  /**
+   * Whether the TCP frontend is served; the CLI always sets it. With udsName,
+   * the CLI turns TCP on only when --server-port is given explicitly: non-zero,
+   * or 0 under allowEphemeralPorts together with --server-cert (a Unix socket
+   * plus an ephemeral mTLS port, as the demo and tests run it).
+   * Undefined: serverPort > 0, or serverPort 0 without udsName under
+   * allowEphemeralPorts.
+   */
+  tcpFrontend?: boolean;
   serverBindAddress: string;
   serverCert: string;
   serverKey: string;

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+/**
+ * `tunnel --mode=server|agent`: parses the command line, builds the logger
+ * and metrics registry, starts the role, logs one `listening` line with the
+ * bound addresses, and runs the two-phase shutdown on SIGTERM/SIGINT.
+ *
+ * Exit codes: 0 after a clean stop (and for --help/--version), 1 when the
+ * role cannot start or stop, 2 for a bad command line.
+ */
+import { hideBin } from 'yargs/helpers';
+import type { AgentConfig } from './agent/config.js';
+import { createProcessLogger } from './cli/log-setup.js';
+import { parseCommandLine, type ParsedCommand } from './cli/parse.js';
+import { handleAgentSignals, handleServerSignals } from './cli/signals.js';
+import { describeStartupError, type ListenerFlag } from './cli/startup-errors.js';
+import { UsageError } from './cli/usage-error.js';
+import type { Logger } from './observability/logger.js';
+import { newRegistry } from './observability/metrics.js';
+import type { ServerConfig } from './server/config.js';
+
+async function main(): Promise<void> {
+  const cmd = readCommandLine();
+  if (cmd.mode === 'help' || cmd.mode === 'version') {
+    process.stdout.write(`${cmd.text}\n`);
+    return;
+  }
+
+  const { logger, close } = createProcessLogger(cmd.logging, { role: cmd.mode });
+  const exit = (code: number): void => {
+    void close().finally(() => process.exit(code));
+  };
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.error('unhandled promise rejection', { error: errorText(reason) });
+  });
+  process.on('uncaughtException', (err: Error) => {
+    logger.error('uncaught exception', { error: errorText(err) });
+    exit(1);
+  });
+  for (const w of cmd.warnings) logger.warn(w);
+  for (const n of cmd.notices) logger.info(n);
+
+  if (cmd.mode === 'server') await runServer(cmd.config, logger, exit);
+  else await runAgent(cmd.config, logger, exit);
+}
+
+/** The parsed command line; a usage error ends the process with exit code 2 and one line on stderr. */
+function readCommandLine(): ParsedCommand {
+  try {
+    return parseCommandLine(hideBin(process.argv), process.env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`tunnel: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    throw err;
+  }
+}
+
+async function runServer(config: ServerConfig, logger: Logger, exit: (code: number) => void): Promise<void> {
+  const { TunnelServer } = await import('./server/index.js');
+  const server = new TunnelServer(config, { logger, registry: newRegistry() });
+  let addresses;
+  try {
+    addresses = await server.start();
+  } catch (err) {
+    logger.error(describeStartupError(err, serverListeners(config)), { code: errorCode(err) });
+    exit(1);
+    return;
+  }
+  logger.info('listening', { ...addresses });
+  handleServerSignals({ source: process, logger, exit, shutdown: () => server.shutdown({ graceful: true }) });
+}
+
+async function runAgent(config: AgentConfig, logger: Logger, exit: (code: number) => void): Promise<void> {
+  const { TunnelAgent } = await import('./agent/index.js');
+  const agent = new TunnelAgent(config, { logger, registry: newRegistry() });
+  let addresses;
+  try {
+    addresses = await agent.start();
+  } catch (err) {
+    logger.error(describeStartupError(err, agentListeners(config)), { code: errorCode(err) });
+    exit(1);
+    return;
+  }
+  logger.info('listening', { ...addresses });
+  handleAgentSignals({ source: process, logger, exit, drain: () => agent.drain(), stop: () => agent.stop() });
+}
+
+function serverListeners(c: ServerConfig): ListenerFlag[] {
+  return [
+    { flag: 'uds-name', path: c.udsName },
+    { flag: 'server-port', port: c.serverPort },
+    { flag: 'agent-port', port: c.agentPort },
+    { flag: 'health-port', port: c.healthPort },
+    { flag: 'admin-port', port: c.adminPort },
+  ];
+}
+
+function agentListeners(c: AgentConfig): ListenerFlag[] {
+  return [
+    { flag: 'health-server-port', port: c.healthServerPort },
+    { flag: 'admin-server-port', port: c.adminServerPort },
+  ];
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`tunnel: ${errorText(err)}\n`);
+  process.exit(1);
+});
