@@ -53,6 +53,10 @@ export interface FakeKube {
   readonly requests: readonly RequestRecord[];
   /** Empties the request log. */
   clearRequests(): void;
+  /** Resolves with the next finished request that matches (e.g. the next TokenReview). */
+  nextRequest(match: (r: RequestRecord) => boolean): Promise<RequestRecord>;
+  /** Watch streams open right now. */
+  activeWatches(): number;
   /** A loaded KubeConfig for a static user (default admin). */
   kubeConfig(user?: string): KubeConfig;
   /** A loaded KubeConfig that sends this bearer token (e.g. a ServiceAccount token). */
@@ -106,6 +110,11 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   const requests: RequestRecord[] = [];
   const interceptors = new Set<Interceptor>();
   const watches = new Set<() => void>();
+  const waiters = new Set<(r: RequestRecord) => boolean>();
+  const record = (r: RequestRecord): void => {
+    requests.push(r);
+    for (const w of [...waiters]) if (w(r)) waiters.delete(w);
+  };
   let address = '';
   const server = https.createServer(
     { cert: leaf.cert, key: leaf.key },
@@ -115,7 +124,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       authorizer,
       now,
       serverAddress: () => address,
-      record: (r) => requests.push(r),
+      record,
       interceptors: () => [...interceptors],
       watches,
     }),
@@ -149,6 +158,15 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     store,
     requests,
     clearRequests: () => void requests.splice(0),
+    nextRequest: (match) =>
+      new Promise<RequestRecord>((resolve) => {
+        waiters.add((r) => {
+          if (!match(r)) return false;
+          resolve(r);
+          return true;
+        });
+      }),
+    activeWatches: () => watches.size,
     kubeConfig: (user = 'admin') => loadedKubeConfig(url, ca.certPem, user, tokenOf(user)),
     kubeConfigForToken: (token) => loadedKubeConfig(url, ca.certPem, 'token-user', token),
     writeKubeconfig: (who) => (who.token ? writeConfig('token-user', who.token) : writeConfig(who.user ?? 'admin', tokenOf(who.user ?? 'admin'))),

@@ -82,7 +82,16 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     };
     const ct = req.headers['content-type'];
     if (ct) rec.contentType = ct;
-    res.on('close', () => deps.record({ ...rec, code: res.statusCode }));
+    // Recorded when the answer is out (before the client can see it), or, for
+    // a stream the client dropped, after the watch's own cleanup has run.
+    let recorded = false;
+    const done = (): void => {
+      if (recorded) return;
+      recorded = true;
+      deps.record({ ...rec, code: res.statusCode });
+    };
+    res.on('finish', done);
+    res.on('close', () => queueMicrotask(done));
     serve(deps, req, res, url, rec).catch((err: unknown) => {
       const e = err instanceof StatusError ? err : internalError(err instanceof Error ? err.message : String(err));
       if (!res.headersSent) sendJson(res, e.code, e.toJSON());

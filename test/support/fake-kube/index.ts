@@ -5,6 +5,7 @@
  * through `fake.store`. README.md explains the resource table and how to
  * add a kind.
  */
+export { apiFailure } from './api-error.js';
 export { startFakeKube, type FakeKube, type FakeKubeOptions } from './fake-kube.js';
 export type { AccessRule } from './authz.js';
 export type { Fault, Interceptor, RequestRecord } from './handler.js';
