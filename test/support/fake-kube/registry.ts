@@ -369,7 +369,7 @@ export class Registry implements KindHookStore {
       throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
     meta.namespace = meta.namespace || urlNamespace || '';
-    if (!meta.namespace) throw badRequest('an empty namespace may not be set when a resource name is provided');
+    if (!meta.namespace) throw badRequest(`${kind.kind} is namespaced: the object needs metadata.namespace`);
   }
 
   private context(user: UserInfo | undefined): WriteContext {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import https from 'node:https';
 import { AuthenticationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { apiFailure, DEFAULT_API_AUDIENCES, startFakeKube, type FakeKube } from '../../support/fake-kube/index.js';
 
@@ -140,7 +141,6 @@ describe('fake Kubernetes API: tokens, TokenReview, authentication and authoriza
 
 /** A raw HTTPS GET with the admin token (for requests the typed client cannot make). */
 async function fetchWithToken(fake: FakeKube, path: string): Promise<{ status: number; body: string }> {
-  const https = await import('node:https');
   return new Promise((resolve, reject) => {
     const req = https.request(
       `${fake.url}${path}`,
