@@ -8,11 +8,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authorizer } from './authz.js';
 import * as discovery from './discovery.js';
+import { readJson, sendJson } from './http-io.js';
 import { PATCH_TYPES } from './patch.js';
 import type { Registry } from './registry.js';
 import { parseApiPath, type ResourcePath } from './request-info.js';
 import {
-  badRequest,
   deleteSuccess,
   internalError,
   methodNotAllowed,
@@ -23,6 +23,7 @@ import {
 } from './status.js';
 import type { TokenAuthority } from './tokens.js';
 import { qualifiedResource, type KubeObject, type ResourceKind, type UserInfo, type Verb } from './types.js';
+import { selectorsOf, startWatch } from './watch-stream.js';
 
 /** One request as the fake saw it (tokens never appear here). */
 export interface RequestRecord {
@@ -68,7 +69,6 @@ export interface HandlerDeps {
   watches: Set<() => void>;
 }
 
-const MAX_BODY = 3 * 1024 * 1024;
 const ALL_VERBS: Verb[] = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
 
 /** Builds the request listener. */
@@ -226,7 +226,7 @@ async function dispatch(
       const limit = q.get('limit');
       const page = reg.listPage(resource, {
         ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
-        ...selectors(q),
+        ...selectorsOf(q),
         ...(limit ? { limit: Number(limit) } : {}),
         ...(q.get('continue') ? { continue: q.get('continue')! } : {}),
       });
@@ -281,98 +281,4 @@ async function dispatch(
     default:
       throw methodNotAllowed();
   }
-}
-
-function selectors(q: URLSearchParams): { labelSelector?: string; fieldSelector?: string } {
-  const out: { labelSelector?: string; fieldSelector?: string } = {};
-  const l = q.get('labelSelector');
-  const f = q.get('fieldSelector');
-  if (l) out.labelSelector = l;
-  if (f) out.fieldSelector = f;
-  return out;
-}
-
-/**
- * Streams watch events as JSON lines. Events produced while the watch is
- * set up (the initial ADDED set) are held until the 200 header is out, so
- * a bad selector can still be a plain 400.
- */
-function startWatch(deps: HandlerDeps, req: IncomingMessage, res: ServerResponse, resource: string, p: ResourcePath, q: URLSearchParams): void {
-  const held: string[] = [];
-  let live = false;
-  let ended = false;
-  const write = (line: string): void => {
-    if (ended) return;
-    if (live) res.write(line);
-    else held.push(line);
-  };
-  const finish = (): void => {
-    if (ended) return;
-    ended = true;
-    stop();
-    clearTimeout(timer);
-    deps.watches.delete(finish);
-    res.end();
-  };
-  const rv = q.get('resourceVersion');
-  let errored = false;
-  const stop = deps.registry.watch(
-    resource,
-    {
-      ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
-      ...selectors(q),
-      ...(rv ? { resourceVersion: rv } : {}),
-    },
-    (type, object) => {
-      write(JSON.stringify({ type, object }) + '\n');
-      if (type === 'ERROR') {
-        errored = true;
-        if (live) finish();
-      }
-    },
-  );
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
-  res.flushHeaders();
-  live = true;
-  for (const line of held.splice(0)) res.write(line);
-  const timeout = Number(q.get('timeoutSeconds') ?? '0');
-  let timer: NodeJS.Timeout | undefined;
-  if (errored) {
-    finish();
-    return;
-  }
-  if (timeout > 0) timer = setTimeout(finish, timeout * 1000);
-  deps.watches.add(finish);
-  req.on('close', finish);
-  res.on('close', finish);
-}
-
-async function readJson(req: IncomingMessage, required: boolean, patch = false): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new StatusError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
-    chunks.push(c as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') {
-    if (required) throw badRequest('the body of the request was empty');
-    return undefined;
-  }
-  if (!patch) {
-    const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json') throw unsupportedMediaType(type, ['application/json']);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw badRequest(`error decoding the request body as JSON: ${(e as Error).message}`);
-  }
-}
-
-function sendJson(res: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }

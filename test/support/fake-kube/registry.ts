@@ -7,6 +7,7 @@
  * the HTTP layer calls the same methods, so both see one behaviour.
  */
 import { randomUUID } from 'node:crypto';
+import { decodeContinue, encodeContinue } from './paging.js';
 import { applyPatch } from './patch.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import {
@@ -26,7 +27,6 @@ import {
   apiVersionOf,
   qualifiedResource,
   type Cause,
-  type CreateSubresource,
   type KindHookStore,
   type KubeObject,
   type ResourceKind,
@@ -34,6 +34,7 @@ import {
   type UserInfo,
   type WriteContext,
 } from './types.js';
+import { checkSubresourceTypeMeta, checkTypeMeta } from './type-meta.js';
 import { deepEqual, randomSuffix, rfc3339 } from './util.js';
 import { checkObjectMeta } from './validation.js';
 
@@ -114,15 +115,12 @@ export class Registry implements KindHookStore {
 
   /** The kind of `plural` or `plural.group`; throws for an unknown resource (a test bug). */
   kind(resource: string): ResourceKind {
-    const found =
-      this.table.find((k) => qualifiedResource(k) === resource) ??
-      (() => {
-        const matches = this.table.filter((k) => k.plural === resource);
-        if (matches.length > 1) throw new Error(`fake-kube: "${resource}" is ambiguous; use plural.group`);
-        return matches[0];
-      })();
-    if (!found) throw new Error(`fake-kube: unknown resource "${resource}"`);
-    return found;
+    const exact = this.table.find((k) => qualifiedResource(k) === resource);
+    if (exact) return exact;
+    const byPlural = this.table.filter((k) => k.plural === resource);
+    if (byPlural.length > 1) throw new Error(`fake-kube: "${resource}" is ambiguous; use plural.group`);
+    if (byPlural.length === 0) throw new Error(`fake-kube: unknown resource "${resource}"`);
+    return byPlural[0]!;
   }
 
   /** The kind served at /api(s)/{group}/{version}/{plural}, if any. */
@@ -380,41 +378,4 @@ export class Registry implements KindHookStore {
       lookup: (resource, namespace, name) => this.get(resource, namespace, name),
     };
   }
-}
-
-/** Checks apiVersion/kind of a body (fills them when absent, as the API does) and returns a copy. */
-function checkTypeMeta(body: KubeObject, kind: ResourceKind): KubeObject {
-  return checkTypeMetaAgainst(body, apiVersionOf(kind), kind.kind);
-}
-
-function checkSubresourceTypeMeta(body: KubeObject, sub: CreateSubresource): KubeObject {
-  return checkTypeMetaAgainst(body, sub.apiVersion, sub.kind);
-}
-
-function checkTypeMetaAgainst(body: KubeObject, apiVersion: string, kindName: string): KubeObject {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the request body must be a JSON object');
-  const obj = structuredClone(body);
-  if (obj.apiVersion && obj.apiVersion !== apiVersion) {
-    throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${apiVersion})`);
-  }
-  if (obj.kind && obj.kind !== kindName) {
-    throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${kindName})`);
-  }
-  obj.apiVersion = apiVersion;
-  obj.kind = kindName;
-  return obj;
-}
-
-function encodeContinue(rv: number, after: string): string {
-  return Buffer.from(JSON.stringify({ rv, after })).toString('base64url');
-}
-
-function decodeContinue(token: string): { rv: number; after: string } {
-  try {
-    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { rv: unknown; after: unknown };
-    if (typeof v.rv === 'number' && typeof v.after === 'string') return { rv: v.rv, after: v.after };
-  } catch {
-    // fall through
-  }
-  throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
 }
