@@ -35,8 +35,15 @@ export type FakeBehaviour =
   | { kind: 'silent' }
   /** DIAL_RSP success, optionally some DATA, then CLOSE_RSP with this error text. */
   | { kind: 'closeWithError'; text: string; before?: Buffer }
-  /** Anything else: `run` gets the request and a way to send packets on this stream. */
-  | { kind: 'custom'; run: (req: DialRequest, send: (p: Packet) => boolean) => void };
+  /**
+   * Anything else: `run` gets the request and a way to send packets on this
+   * stream; later packets of the stream go to `onPacket` (no automatic CLOSE_RSP).
+   */
+  | {
+      kind: 'custom';
+      run: (req: DialRequest, send: (p: Packet) => boolean) => void;
+      onPacket?: (p: Packet, send: (p: Packet) => boolean) => void;
+    };
 
 /** Options of FakeProxyServer.start(). */
 export interface FakeProxyOptions {
@@ -139,6 +146,7 @@ export class FakeProxyServer extends EventEmitter {
     let relay: net.Socket | undefined;
     let connectID = 0n;
     let closed = false;
+    let custom: Extract<FakeBehaviour, { kind: 'custom' }> | undefined;
     const sendCloseRsp = (error = ''): void => {
       if (closed) return;
       closed = true;
@@ -170,9 +178,12 @@ export class FakeProxyServer extends EventEmitter {
               sendCloseRsp(b.text);
               break;
             case 'custom':
+              custom = b;
               b.run(req, send);
               break;
           }
+        } else if (custom) {
+          custom.onPacket?.(p, send);
         } else if (p.type === PacketType.DATA && relay) {
           if (!relay.destroyed && !relay.write(p.data.data)) await Promise.race([once(relay, 'drain'), once(relay, 'close')]);
         } else if (p.type === PacketType.CLOSE_REQ) {
