@@ -82,8 +82,11 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Agent
     try {
       result = await opts.reviewer.review(token, [opts.audience]);
     } catch (err) {
-      const why = redact(err instanceof Error ? err.message : String(err), token);
-      return { refusal: new AgentAuthUnavailableError(`could not verify the token, try again later: ${why}`) };
+      // The detail (API address, network error) is for the operator's log, not for an unauthenticated peer.
+      log.warn('TokenReview failed', { error: redact(err instanceof Error ? err.message : String(err), token) });
+      return {
+        refusal: new AgentAuthUnavailableError('could not verify the token: the TokenReview to the Kubernetes API failed; try again later'),
+      };
     }
     const outcome = judge(result, token);
     remember(key, outcome);
