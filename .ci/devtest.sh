@@ -8,4 +8,4 @@ name="${1:?usage: devtest.sh <name> [jest args]}"; shift
 out=".build/$name"
 mkdir -p "$out"
 npx tsc -p tsconfig.json --outDir "$out" --tsBuildInfoFile "$out/.tsbuildinfo" 2>&1 | head -40
-node --experimental-vm-modules node_modules/jest/bin/jest.js --roots "<rootDir>/$out/test" "$@"
+node --experimental-vm-modules node_modules/jest/bin/jest.js "$@" --roots "<rootDir>/$out/test"
