@@ -25,8 +25,11 @@ import { proxyServiceDefinition } from '../../src/transport/services.js';
 
 /** What the fake does with a DIAL_REQ. */
 export type FakeBehaviour =
-  /** Dial the target for real and relay bytes until either side closes. */
-  | { kind: 'relay' }
+  /**
+   * Dial the target for real and relay bytes until either side closes; `to`
+   * dials another address instead (as an agent maps `<cluster-name>:443`).
+   */
+  | { kind: 'relay'; to?: string }
   /** DIAL_RSP with this error text. */
   | { kind: 'error'; text: string }
   /** DIAL_CLS for the dial (as a server would when its agent gave up). */
@@ -161,7 +164,7 @@ export class FakeProxyServer extends EventEmitter {
           const b = this.opts.behaviour?.(req) ?? { kind: 'relay' };
           switch (b.kind) {
             case 'relay':
-              relay = this.relay(req, stream, (id) => (connectID = id), sendCloseRsp);
+              relay = this.relay(req, b.to ?? req.address, stream, (id) => (connectID = id), sendCloseRsp);
               break;
             case 'error':
               send(dialRspError(req.random, b.text));
@@ -204,11 +207,12 @@ export class FakeProxyServer extends EventEmitter {
   /** Dials the target and relays target -> client with backpressure. */
   private relay(
     req: DialRequest,
+    target: string,
     stream: GrpcPacketStream,
     setID: (id: bigint) => void,
     sendCloseRsp: (error?: string) => void,
   ): net.Socket {
-    const { host, port } = splitAddress(req.address);
+    const { host, port } = splitAddress(target);
     const send = (p: Packet): boolean => stream.write(p);
     const sock = net.connect({ host, port });
     this.sockets.add(sock);
