@@ -237,7 +237,7 @@ export class ProxyConnection {
           return;
         }
         this.sawPacket = true;
-        this.deps.metrics?.stream.packet('from_server', r.value.type);
+        this.deps.metrics?.stream.packet('to_client', r.value.type);
         (this.handlers[r.value.type] as (p: Packet) => void)(r.value);
       }
     } catch (e) {
@@ -340,7 +340,7 @@ export class ProxyConnection {
 
   private protocolError(message: string): void {
     this.log.warn('protocol error from the server; closing this connection', { error: message });
-    this.deps.metrics?.stream.error('from_server', 'ERR_PROTOCOL');
+    this.deps.metrics?.stream.error('to_client', 'ERR_PROTOCOL');
     if (this.state === 'dialing') return this.failDial('unknown', message, { code: 'ERR_PROTOCOL' }, true);
     if (this.state === 'established') this.send(closeReq(this.connectID));
     this.drain(false);
@@ -350,7 +350,7 @@ export class ProxyConnection {
   private onStreamEnd(e: unknown): void {
     if (e !== undefined) {
       const code = e instanceof StreamClosedError ? statusName(e.grpcCode) : 'ERR_PROTOCOL';
-      this.deps.metrics?.stream.error('from_server', code);
+      this.deps.metrics?.stream.error('to_client', code);
     }
     const message = e instanceof Error ? e.message : TEXT.clientTunnelClosed;
     if (this.state === 'dialing') {
@@ -429,7 +429,7 @@ export class ProxyConnection {
   }
 
   private send(p: Packet): boolean {
-    this.deps.metrics?.stream.packet('to_server', p.type);
+    this.deps.metrics?.stream.packet('from_client', p.type);
     return this.stream.write(p);
   }
 }
