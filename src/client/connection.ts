@@ -47,8 +47,11 @@ export interface ConnectionDeps {
   address: string;
   /** The dial id sent in DIAL_REQ. */
   dialID: bigint;
+  /** Parent logger; the connection logs through a child with dialID and connectID. */
   logger: Logger;
+  /** Client metrics, if any. */
   metrics: ClientMetrics | undefined;
+  /** Timers for the dial backstop, the dial deadline and close waits. */
   timers: ClientTimers;
   /** Wait for CLOSE_RSP, and for the server to end a stream we half-closed. */
   closeTimeoutMs: number;
