@@ -1,0 +1,192 @@
+/**
+ * TunnelAgent: the `--mode=agent` role. Validates its config, serves the
+ * health and admin endpoints, and keeps one Connect stream per proxy server
+ * replica, dialing endpoints for the servers.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import { type HttpEndpoint, startHttpEndpoint } from '../observability/http-endpoint.js';
+import type { Logger } from '../observability/logger.js';
+import { AgentMetrics } from '../observability/metrics.js';
+import { type AgentClock, realClock } from './clock.js';
+import { ClientSet } from './client-set.js';
+import type { AgentConfig } from './config.js';
+import { TIMING } from './defaults.js';
+import { type EndpointDialer, tcpDialer } from './dialer.js';
+import { adminRoutes, healthRoutes } from './health.js';
+import { connectionLimits } from './limits.js';
+import { grpcConnector, type ServerConnector } from './server-connection.js';
+import { StreamSession } from './session.js';
+import { validateAgentConfig } from './validate.js';
+
+/** What the agent is given besides its config. */
+export interface AgentDeps {
+  logger: Logger;
+  /** Registry the agent's metrics are registered on (one TunnelAgent per registry). */
+  registry: Registry;
+  /** Opens endpoint connections; TCP (tcpDialer) by default. */
+  dialer?: EndpointDialer;
+  /** Timers; the real ones by default. Tests pass a @sinonjs/fake-timers clock. */
+  clock?: AgentClock;
+  /** Opens server connections; gRPC over TLS (grpcConnector) by default. Tests may swap it. */
+  connector?: ServerConnector;
+}
+
+/** Ports bound by start(): the actual port (useful with 0), or -1 when disabled. */
+export interface AgentAddresses {
+  healthPort?: number;
+  adminPort?: number;
+}
+
+/** Counts of what the agent holds; all 0 after stop(). */
+export interface AgentStats {
+  /** Open Connect streams (servers whose headers were received). */
+  serverConnections: number;
+  /** Established endpoint connections over all streams. */
+  endpointConnections: number;
+  /** Endpoint dials in progress over all streams. */
+  pendingDials: number;
+}
+
+/** The tunnel agent. */
+export class TunnelAgent {
+  /** The agent's metrics (upstream names), on deps.registry. */
+  readonly metrics: AgentMetrics;
+  private readonly config: AgentConfig;
+  private readonly log: Logger;
+  private readonly clock: AgentClock;
+  private readonly dialer: EndpointDialer;
+  private clients: ClientSet | undefined;
+  private health: HttpEndpoint | undefined;
+  private admin: HttpEndpoint | undefined;
+  private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    config: AgentConfig,
+    private readonly deps: AgentDeps,
+  ) {
+    this.config = { ...config, alpnProto: [...config.alpnProto] };
+    this.metrics = new AgentMetrics(deps.registry);
+    this.clock = deps.clock ?? realClock;
+    this.dialer = deps.dialer ?? tcpDialer;
+    this.log = deps.logger;
+  }
+
+  /** True while at least one server stream is open and the agent is not draining. */
+  get ready(): boolean {
+    return this.clients?.ready ?? false;
+  }
+
+  /**
+   * Validates the config (throws AgentConfigError naming the option), starts
+   * the health and admin endpoints and the server connection loop. Resolves
+   * without waiting for a server: the agent keeps retrying in the background.
+   */
+  async start(): Promise<AgentAddresses> {
+    if (this.state !== 'new') throw new Error('TunnelAgent.start() may be called once');
+    this.state = 'starting';
+    const { targets } = validateAgentConfig(this.config);
+    if (this.config.agentID === '') {
+      this.config.agentID = randomUUID();
+      this.log.warn('no agent ID given; using a random one', { agentID: this.config.agentID });
+    }
+    if (this.config.alpnProto.length > 0) {
+      this.log.warn('--alpn-proto is ignored: grpc-js offers only h2 over TLS', { alpnProto: this.config.alpnProto });
+    }
+    const clients = new ClientSet({
+      targets,
+      connector:
+        this.deps.connector ??
+        grpcConnector({ config: this.config, clock: this.clock, handshakeTimeoutMs: TIMING.handshakeTimeoutMs }),
+      createSession: (conn, logger) =>
+        new StreamSession({
+          stream: conn.stream,
+          serverID: conn.serverID,
+          dialer: this.dialer,
+          dialTimeoutMs: this.config.dialTimeoutMs,
+          limits: connectionLimits(this.config.xfrChannelSize),
+          clock: this.clock,
+          logger,
+          metrics: this.metrics,
+        }),
+      syncIntervalMs: this.config.syncIntervalMs,
+      syncIntervalCapMs: this.config.syncIntervalCapMs,
+      probeIntervalMs: this.config.probeIntervalMs,
+      syncForever: this.config.syncForever,
+      clock: this.clock,
+      logger: this.log,
+      metrics: this.metrics,
+    });
+    try {
+      if (this.config.healthServerPort >= 0) {
+        this.health = await startHttpEndpoint({
+          host: this.config.healthServerHost,
+          port: this.config.healthServerPort,
+          routes: healthRoutes({ serverConnections: () => clients.size, draining: () => clients.isDraining }, this.deps.registry),
+        });
+      }
+      if (this.config.adminServerPort >= 0) {
+        this.admin = await startHttpEndpoint({
+          host: this.config.adminBindAddress,
+          port: this.config.adminServerPort,
+          routes: adminRoutes(
+            () => ({
+              agentID: this.config.agentID,
+              ready: clients.ready,
+              draining: clients.isDraining,
+              wantedServers: clients.wanted,
+              servers: clients.describe(),
+            }),
+            () => this.health?.port ?? -1,
+          ),
+        });
+      }
+    } catch (e) {
+      await this.closeEndpoints();
+      this.state = 'stopped';
+      throw e;
+    }
+    this.clients = clients;
+    this.state = 'running';
+    clients.start();
+    const addresses: AgentAddresses = { healthPort: this.health?.port ?? -1, adminPort: this.admin?.port ?? -1 };
+    this.log.info('agent started', {
+      agentID: this.config.agentID,
+      servers: targets.map((t) => t.address),
+      ...addresses,
+    });
+    return addresses;
+  }
+
+  /** Sends DRAIN to every server, opens no new server connections, turns not ready. Open connections continue. */
+  drain(): void {
+    this.clients?.drain();
+  }
+
+  /** Closes server streams, endpoint sockets, timers and endpoints. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  /** Current counts. */
+  stats(): AgentStats {
+    const totals = this.clients?.totals() ?? { endpointConnections: 0, pendingDials: 0 };
+    return { serverConnections: this.clients?.size ?? 0, ...totals };
+  }
+
+  private async doStop(): Promise<void> {
+    const wasRunning = this.state === 'running';
+    this.state = 'stopped';
+    await this.clients?.stop();
+    await this.closeEndpoints();
+    if (wasRunning) this.log.info('agent stopped');
+  }
+
+  private async closeEndpoints(): Promise<void> {
+    const closing = [this.health?.close(), this.admin?.close()];
+    this.health = this.admin = undefined;
+    await Promise.all(closing);
+  }
+}

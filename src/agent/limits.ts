@@ -1,0 +1,45 @@
+/**
+ * Bounds on what one endpoint connection may hold in memory. Upstream servers
+ * have no per-connection flow control towards the agent, so the agent never
+ * blocks the shared stream on one socket: it queues up to a bound and closes a
+ * connection that stays over it (see endpoint-conn.ts).
+ */
+import { TIMING } from './defaults.js';
+
+/** Limits applied to each endpoint connection and each server stream. */
+export interface ConnectionLimits {
+  /** Soft bound on server→endpoint DATA packets queued for a socket that is not draining (xfrChannelSize). */
+  maxQueuedPackets: number;
+  /** Soft bound on the bytes of those packets. */
+  maxQueuedBytes: number;
+  /** Over the soft bound × this factor, the connection is closed at once (memory stays bounded). */
+  hardLimitFactor: number;
+  /** Over the soft bound for longer than this, the connection is closed. */
+  stallTimeoutMs: number;
+  /** Largest payload of one endpoint→server DATA packet. */
+  readChunkBytes: number;
+  /** Dials in progress per server stream; more are refused with a DIAL_RSP error. */
+  maxPendingDials: number;
+  /** After CLOSE_REQ, how long the endpoint socket may linger to take queued bytes. */
+  closeLingerMs: number;
+}
+
+/** Soft bound on queued bytes per connection: 150 packets of the 32 KiB a server reads at most, rounded. */
+export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+/** Payload size of endpoint→server DATA packets (the server's read size too). */
+export const READ_CHUNK_BYTES = 32 * 1024;
+/** Dials in progress per server stream. */
+export const MAX_PENDING_DIALS = 1024;
+
+/** The limits for a given --xfr-channel-size. */
+export function connectionLimits(xfrChannelSize: number): ConnectionLimits {
+  return {
+    maxQueuedPackets: xfrChannelSize,
+    maxQueuedBytes: MAX_QUEUED_BYTES,
+    hardLimitFactor: 4,
+    stallTimeoutMs: TIMING.endpointStallTimeoutMs,
+    readChunkBytes: READ_CHUNK_BYTES,
+    maxPendingDials: MAX_PENDING_DIALS,
+    closeLingerMs: TIMING.closeLingerMs,
+  };
+}
