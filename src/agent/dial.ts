@@ -9,6 +9,7 @@
  * completed it closes the connection and sends CLOSE_RSP, so the race of
  * upstream #404 leaks nothing.
  */
+import type { Duplex } from 'node:stream';
 import { dialRsp, dialRspError, type DialRequest } from '../protocol/index.js';
 import { TIMING } from './defaults.js';
 import { describeDialError } from './dial-errors.js';
@@ -63,7 +64,13 @@ export function startDial(ctx: SessionContext, req: DialRequest): void {
   }, ctx.dialTimeoutMs + TIMING.dialGuardGraceMs);
   log.debug('dialing endpoint', { address, connectID: dial.connectID });
 
-  ctx.dialer(address, { timeoutMs: ctx.dialTimeoutMs, signal: dial.controller.signal }).then(
+  let dialing: Promise<Duplex>;
+  try {
+    dialing = ctx.dialer(address, { timeoutMs: ctx.dialTimeoutMs, signal: dial.controller.signal });
+  } catch (e) {
+    dialing = Promise.reject(e as Error); // a dialer that throws instead of rejecting
+  }
+  dialing.then(
     (socket) => {
       if (dial.settled) {
         socket.destroy();

@@ -37,7 +37,13 @@ export function parseDialAddress(address: string): { host: string; port: number 
 
 /** The default dialer: TCP with net.connect, TCP_NODELAY and keepalive as Go's net.Dial sets them. */
 export const tcpDialer: EndpointDialer = (address, opts) => {
-  const { host, port } = parseDialAddress(address);
+  let host: string;
+  let port: number;
+  try {
+    ({ host, port } = parseDialAddress(address));
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
   return new Promise((resolve, reject) => {
     if (opts.signal.aborted) {
       reject(new DialError('ERR_DIAL_ABORTED', `dial to ${address} cancelled`));

@@ -2,6 +2,7 @@
  * Checks an AgentConfig before anything starts, with messages that name the
  * option (by its flag) and say what is allowed.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -18,13 +19,13 @@ export interface ValidatedAgentConfig {
 /** Throws AgentConfigError with a clear message for the first problem found. */
 export function validateAgentConfig(c: AgentConfig): ValidatedAgentConfig {
   checkIdentifiers(c.agentIdentifiers);
+  checkPort('--proxy-server-port', c.proxyServerPort, false, false);
   let targets: ServerTarget[];
   try {
     targets = parseServerTargets(c.proxyServerHost, c.proxyServerPort);
   } catch (e) {
     throw new AgentConfigError((e as Error).message);
   }
-  checkPort('--proxy-server-port', c.proxyServerPort, false, false);
   checkPort('--health-server-port', c.healthServerPort, true, c.allowEphemeralPorts === true);
   checkPort('--admin-server-port', c.adminServerPort, true, c.allowEphemeralPorts === true);
   checkTls(c);
@@ -92,11 +93,8 @@ function checkTls(c: AgentConfig): void {
   const cert = c.agentCert ? readable('--agent-cert', c.agentCert) : undefined;
   const key = c.agentKey ? readable('--agent-key', c.agentKey) : undefined;
   if (ca) {
-    try {
-      tls.createSecureContext({ ca });
-    } catch (e) {
-      throw new AgentConfigError(`--ca-cert ${c.caCert} is not a PEM certificate bundle: ${(e as Error).message}`);
-    }
+    const why = pemBundleProblem(ca.toString('utf8'));
+    if (why) throw new AgentConfigError(`--ca-cert ${c.caCert} is not a PEM certificate bundle: ${why}`);
   }
   if (cert && key) {
     try {
@@ -107,6 +105,20 @@ function checkTls(c: AgentConfig): void {
       );
     }
   }
+}
+
+/** Undefined when text holds one or more parseable PEM certificates, else what is wrong. */
+function pemBundleProblem(text: string): string | undefined {
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
+  if (!blocks) return 'no "BEGIN CERTIFICATE" block found';
+  for (const b of blocks) {
+    try {
+      new X509Certificate(b);
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+  return undefined;
 }
 
 function readable(flag: string, file: string): Buffer {
