@@ -94,7 +94,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
   const specs = index(roleFlags(role));
   for (const f of flags) {
     if (!specs.has(f.name)) {
-      throw new UsageError(`flag ${f.written} is a ${role === 'server' ? 'agent' : 'server'} flag; it is not accepted with --mode=${role}`);
+      throw new UsageError(`flag ${f.written} is ${role === 'server' ? 'an agent' : 'a server'} flag; it is not accepted with --mode=${role}`);
     }
   }
   const values = new FlagValues(longNames(specs), collect(flags, specs));
