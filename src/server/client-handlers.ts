@@ -55,18 +55,19 @@ const onDialReq: Handler<typeof PacketType.DIAL_REQ> = async (r, s, p) => {
 };
 
 /** DATA: forward to the agent chosen at dial time, for the session's own connection only. */
-const onData: Handler<typeof PacketType.DATA> = async (r, s, p) => {
+const onData: Handler<typeof PacketType.DATA> = (r, s, p) => {
   const id = p.data.connectID;
-  if (id === 0n) return;
+  if (id === 0n) return undefined;
   if (s.state === 'established' && id === s.connectID) {
     const b = s.backend!;
-    if (!b.send(p) && !b.stream.closed) await b.drained();
-    return;
+    // Only a full agent stream makes the caller wait (it then stops reading its client).
+    return !b.send(p) && !b.stream.closed ? b.drained() : undefined;
   }
   if (s.state === 'dialing' || ((s.state === 'established' || s.state === 'closing') && id !== s.connectID)) {
     mismatch(r, s, id);
   }
   // closing (same id) or done: the connection is going away; drop.
+  return undefined;
 };
 
 /** CLOSE_REQ: forward to the agent; without a connection, answer "backend uninitialized". */

@@ -56,8 +56,3 @@ export function makeHttp1Handler(deps: Http1Deps): (socket: Duplex, peer: string
     });
   };
 }
-
-/** Phase-1 CONNECT handler: refuses every CONNECT with 501. */
-export const connectNotImplemented: ConnectHandler = (socket) => {
-  respondAndClose(socket, 501, 'Not Implemented', 'HTTP CONNECT is not implemented by this server yet\n');
-};

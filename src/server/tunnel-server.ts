@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { HttpEndpoint } from '../observability/http-endpoint.js';
 import type { Logger } from '../observability/logger.js';
 import { ServerMetrics } from '../observability/metrics.js';
+import { type DialIDSource, randomDialID } from '../protocol/index.js';
 import { GrpcPacketStream } from '../transport/packet-stream.js';
 import { agentServiceDefinition, proxyServiceDefinition } from '../transport/services.js';
 import { mtlsAuthenticator } from './auth/mtls.js';
@@ -21,7 +22,8 @@ import { ServerError } from './errors.js';
 import { FrontendListeners } from './frontend-listener.js';
 import { agentServerOptions, frontendServerOptions } from './grpc-options.js';
 import { serveProxyStream } from './grpc-frontend.js';
-import { connectNotImplemented, makeHttp1Handler } from './http1-handler.js';
+import { makeHttpConnectHandler } from './http-connect.js';
+import { makeHttp1Handler } from './http1-handler.js';
 import { DEFAULT_HTTP_CONNECT_HEADER_TIMEOUT_MS, resolveLimits, type ServerLimits } from './limits.js';
 import { BackendRegistry } from './registry.js';
 import { Relay } from './relay.js';
@@ -39,6 +41,8 @@ export interface ServerDeps {
   limits?: Partial<ServerLimits>;
   /** Random source of the backend strategies, a float in [0, 1); default Math.random. */
   random?: () => number;
+  /** Dial ids of HTTP CONNECT dials; default randomDialID. */
+  dialIDs?: DialIDSource;
 }
 
 /** The actually bound addresses. */
@@ -162,7 +166,13 @@ export class TunnelServer {
       clock: this.clock,
       headerTimeoutMs: c.httpConnectHeaderTimeoutMs ?? DEFAULT_HTTP_CONNECT_HEADER_TIMEOUT_MS,
       maxHeaderBytes: this.limits.httpMaxHeaderBytes,
-      connect: connectNotImplemented,
+      connect: makeHttpConnectHandler({
+        relay: this.relay,
+        metrics: this.metrics,
+        logger: this.log,
+        limits: this.limits,
+        dialIDs: this.deps.dialIDs ?? randomDialID,
+      }),
     });
     this.listeners = new FrontendListeners({
       logger: this.log,

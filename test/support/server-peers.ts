@@ -89,6 +89,8 @@ export class TestAgent {
   readonly sockets = new Map<bigint, net.Socket>();
   /** DIAL_REQs seen (address), and DIAL_CLS randoms seen. */
   readonly dials: string[] = [];
+  /** The dial ids of those DIAL_REQs. */
+  readonly dialRandoms: bigint[] = [];
   readonly dialCloses: bigint[] = [];
   readonly closeRequests: bigint[] = [];
   /** When false, DIAL_REQs are recorded but not answered. */
@@ -163,6 +165,7 @@ export class TestAgent {
     switch (p.type) {
       case PacketType.DIAL_REQ: {
         this.dials.push(p.dialRequest.address);
+        this.dialRandoms.push(p.dialRequest.random);
         if (this.answerDials) this.dial(p.dialRequest.address, p.dialRequest.random);
         break;
       }
