@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { writeDevPki, type DevPkiFiles } from '../../src/certs/dev-ca.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -188,6 +189,23 @@ describe('bad input touches only its own stream', () => {
     expect(await metric(s, 'konnectivity_network_proxy_server_bad_input_total', { source: 'agent', reason: 'ERR_UNKNOWN_PACKET_TYPE' })).toBe(1);
     c.stream.write(data(rsp.connectID, Buffer.from('via a2')));
     expect((await c.readBytes(6)).toString()).toBe('via a2');
+  });
+
+  it('the Unix socket is created with mode 0770', async () => {
+    const s = await startServer('uds');
+    expect(fs.statSync((s.target as { uds: string }).uds).mode & 0o777).toBe(0o770);
+  });
+
+  it('a TCP frontend client without a certificate is refused', async () => {
+    const s = await startServer('tcp');
+    const sock = tls.connect({ host: '127.0.0.1', port: (s.target as { port: number }).port, servername: 'localhost', ca: fs.readFileSync(pki.caCert) });
+    sock.on('error', () => undefined);
+    sock.on('data', () => undefined);
+    await new Promise((r) => sock.once('close', r));
+    while ((await metric(s, 'konnectivity_network_proxy_server_bad_input_total', { source: 'frontend', reason: 'tls_handshake' })) === 0) {
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(s.server.stats().frontendStreams).toBe(0);
   });
 
   it('garbage on the frontend socket is closed and counted', async () => {
