@@ -46,7 +46,7 @@ export function startScript(script: string, args: string[]): Promise<Proc> {
 
 /** Starts `tunnel` with the given flags and resolves with its `listening` log line. */
 export function startCli(args: string[], name: string): Promise<Proc> {
-  const child = spawn(process.execPath, [cliPath, ...args, '--log-level=warn'], {
+  const child = spawn(process.execPath, [cliPath, ...args], {
     env: { ...process.env, TUNNEL_ALLOW_EPHEMERAL_PORTS: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

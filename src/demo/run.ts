@@ -138,7 +138,6 @@ async function main(): Promise<void> {
       `--cluster-ca-cert=${pki.caCert}`,
       '--health-port=0',
       '--admin-port=0',
-      '--log-level=warn',
     ]);
     children.push(server.child);
     const l = server.listening;
@@ -155,7 +154,6 @@ async function main(): Promise<void> {
       `--agent-key=${pki.agentKey}`,
       '--health-server-port=0',
       '--admin-server-port=0',
-      '--log-level=warn',
     ]);
     children.push(agent.child);
     await waitReady(Number(l['healthPort']), 15_000);

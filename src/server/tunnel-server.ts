@@ -182,7 +182,7 @@ export class TunnelServer {
       injectGrpc: (conn: Duplex) => injector.injectConnection(conn),
       http1,
     });
-    const tcpWanted = c.serverPort > 0 || (c.serverPort === 0 && c.udsName === '' && eph);
+    const tcpWanted = c.tcpFrontend ?? (c.serverPort > 0 || (c.serverPort === 0 && c.udsName === '' && eph));
     if (!tcpWanted && c.udsName === '') {
       throw new ServerError('ERR_BAD_CONFIG', 'no frontend: set --uds-name or --server-port');
     }
