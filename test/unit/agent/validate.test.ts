@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultAgentConfig, validateAgentConfig } from '../../../src/agent/index.js';
@@ -34,13 +34,17 @@ describe('validateAgentConfig', () => {
 
   it('names files that cannot be read or parsed', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tunnel-'));
-    expect(() => validateAgentConfig(cfg({ caCert: path.join(dir, 'missing.crt') }))).toThrow(/--ca-cert .*missing\.crt cannot be read: ENOENT/);
-    const junk = path.join(dir, 'junk.crt');
-    writeFileSync(junk, 'not a certificate');
-    expect(() => validateAgentConfig(cfg({ caCert: junk }))).toThrow(/--ca-cert .*junk\.crt is not a PEM certificate bundle/);
-    expect(() => validateAgentConfig(cfg({ serviceAccountTokenPath: path.join(dir, 'token') }))).toThrow(
-      /--service-account-token-path .*token cannot be read/,
-    );
+    try {
+      expect(() => validateAgentConfig(cfg({ caCert: path.join(dir, 'missing.crt') }))).toThrow(/--ca-cert .*missing\.crt cannot be read: ENOENT/);
+      const junk = path.join(dir, 'junk.crt');
+      writeFileSync(junk, 'not a certificate');
+      expect(() => validateAgentConfig(cfg({ caCert: junk }))).toThrow(/--ca-cert .*junk\.crt is not a PEM certificate bundle/);
+      expect(() => validateAgentConfig(cfg({ serviceAccountTokenPath: path.join(dir, 'token') }))).toThrow(
+        /--service-account-token-path .*token cannot be read/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('wants the sync interval not above its cap', () => {
