@@ -103,10 +103,13 @@ export class GrpcPacketStream implements PacketStream {
 
   async *[Symbol.asyncIterator](): AsyncIterator<Packet> {
     try {
-      // destroyOnReturn: false. The default iterator destroys the call when
-      // the peer's side ends, and a destroyed server call can no longer send
-      // its status: close() after the loop would leave the client hanging.
-      const chunks = (this.call as unknown as Duplex).iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+      // Server side: destroyOnReturn false. The default iterator destroys the
+      // call when the client half-closes, and a destroyed server call can no
+      // longer send its status: close() after the loop would leave the client
+      // hanging. Client side: the default (the status has arrived by then).
+      const chunks = (
+        this.isServer ? (this.call as unknown as Duplex).iterator({ destroyOnReturn: false }) : this.call
+      ) as AsyncIterable<Buffer>;
       for await (const chunk of chunks) {
         let p: Packet;
         try {
