@@ -134,7 +134,7 @@ function waitForHeaders(
       finish(
         s.code === grpc.status.OK
           ? new AgentError('ERR_SERVER_HEADERS', 'the server ended the stream without sending its headers')
-          : new ServerRefusedError(s.code, s.details, grpcCodeName(s.code)),
+          : new ServerRefusedError(s.code, s.details.replace(/\s*Resolution note:\s*$/, ''), grpcCodeName(s.code)),
       );
     const onAbort = (): void => finish(new AgentError('ERR_CONNECT_ABORTED', 'connection attempt cancelled'));
     const timer = clock.setTimeout(
