@@ -23,7 +23,7 @@ const read = (f: string): string => fs.readFileSync(f, 'utf8');
 function endpoint(kind: 'uds' | 'mtls'): TunnelOptions {
   if (kind === 'uds') return { uds: udsPath() };
   return {
-    address: `127.0.0.1:${fake.port}`,
+    address: `localhost:${fake.port}`,
     tls: { ca: read(pki.caCert), cert: read(pki.clientCert), key: read(pki.clientKey) },
   };
 }
@@ -198,7 +198,7 @@ describe('createTunnel', () => {
   it('fails with ERR_TUNNEL_CONNECT when the server does not trust the client certificate', async () => {
     const other = await writeDevPki(path.join(dir, 'other-pki'));
     const p = createTunnel({
-      address: `127.0.0.1:${fake.port}`,
+      address: `localhost:${fake.port}`,
       tls: { ca: read(pki.caCert), cert: read(other.clientCert), key: read(other.clientKey) },
       connectTimeoutMs: 5000,
     });
