@@ -67,8 +67,9 @@ async function runServer(config: ServerConfig, logger: Logger, exit: (code: numb
     exit(1);
     return;
   }
-  logger.info('listening', { ...addresses });
+  // Handlers first: whoever reads `listening` may signal at once.
   handleServerSignals({ source: process, logger, exit, shutdown: () => server.shutdown({ graceful: true }) });
+  logger.info('listening', { ...addresses });
 }
 
 async function runAgent(config: AgentConfig, logger: Logger, exit: (code: number) => void): Promise<void> {
@@ -82,8 +83,8 @@ async function runAgent(config: AgentConfig, logger: Logger, exit: (code: number
     exit(1);
     return;
   }
-  logger.info('listening', { ...addresses });
   handleAgentSignals({ source: process, logger, exit, drain: () => agent.drain(), stop: () => agent.stop() });
+  logger.info('listening', { ...addresses });
 }
 
 function serverListeners(c: ServerConfig): ListenerFlag[] {
