@@ -1,5 +1,6 @@
 /** The resource table a fake API starts with; pass more kinds with `startFakeKube({ kinds })`. */
 import type { ResourceKind } from '../types.js';
+import { csrKind } from './csr.js';
 import { leaseKind } from './lease.js';
 import { namespaceKind } from './namespace.js';
 import { secretKind } from './secret.js';
@@ -10,5 +11,5 @@ export { leaseKind, namespaceKind, secretKind, serviceAccountKind, tokenReviewKi
 
 /** Namespace, Secret, ServiceAccount (with `token`), Lease, TokenReview. */
 export function defaultKinds(): ResourceKind[] {
-  return [namespaceKind, secretKind, serviceAccountKind, leaseKind, tokenReviewKind];
+  return [namespaceKind, secretKind, serviceAccountKind, leaseKind, tokenReviewKind, csrKind];
 }
