@@ -16,6 +16,7 @@ import { describeStartupError, type ListenerFlag } from './cli/startup-errors.js
 import { UsageError } from './cli/usage-error.js';
 import type { Logger } from './observability/logger.js';
 import { newRegistry } from './observability/metrics.js';
+import type { AgentAuthenticator } from './server/auth/types.js';
 import type { ServerConfig } from './server/config.js';
 
 async function main(): Promise<void> {
@@ -58,9 +59,11 @@ function readCommandLine(): ParsedCommand {
 
 async function runServer(config: ServerConfig, logger: Logger, exit: (code: number) => void): Promise<void> {
   const { TunnelServer } = await import('./server/index.js');
-  const server = new TunnelServer(config, { logger, registry: newRegistry() });
   let addresses;
+  let server;
   try {
+    const authenticator = config.agentNamespace !== '' ? await tokenAuthenticator(config, logger) : undefined;
+    server = new TunnelServer(config, { logger, registry: newRegistry(), ...(authenticator ? { authenticator } : {}) });
     addresses = await server.start();
   } catch (err) {
     logger.error(describeStartupError(err, serverListeners(config)), { code: errorCode(err) });
@@ -68,8 +71,35 @@ async function runServer(config: ServerConfig, logger: Logger, exit: (code: numb
     return;
   }
   // Handlers first: whoever reads `listening` may signal at once.
-  handleServerSignals({ source: process, logger, exit, shutdown: () => server.shutdown({ graceful: true }) });
+  const started = server;
+  handleServerSignals({ source: process, logger, exit, shutdown: () => started.shutdown({ graceful: true }) });
   logger.info('listening', { ...addresses });
+}
+
+/**
+ * Upstream's token authentication of agents (--agent-namespace,
+ * --agent-service-account, --authentication-audience): a TokenReview per
+ * token through --kubeconfig or the in-cluster configuration. Loaded only
+ * when asked for.
+ */
+async function tokenAuthenticator(config: ServerConfig, logger: Logger): Promise<AgentAuthenticator> {
+  const [{ loadKubeConfig, createTokenReviewer }, { createTokenAuthenticator }] = await Promise.all([
+    import('./kube/index.js'),
+    import('./server/auth/token-authenticator.js'),
+  ]);
+  const kc = loadKubeConfig(config.kubeconfig !== '' ? { kubeconfigPath: config.kubeconfig } : {});
+  logger.info('agents authenticate with ServiceAccount tokens', {
+    namespace: config.agentNamespace,
+    serviceAccount: config.agentServiceAccount,
+    audience: config.authenticationAudience,
+  });
+  return createTokenAuthenticator({
+    namespace: config.agentNamespace,
+    serviceAccount: config.agentServiceAccount,
+    audience: config.authenticationAudience,
+    reviewer: createTokenReviewer(kc),
+    logger,
+  });
 }
 
 async function runAgent(config: AgentConfig, logger: Logger, exit: (code: number) => void): Promise<void> {

@@ -4,13 +4,14 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { writeDevPki, type DevPkiFiles } from '../../src/certs/dev-ca.js';
 import { createTunnel } from '../../src/client/index.js';
+import { startFakeKube } from '../support/fake-kube/index.js';
 import { cliPath } from '../support/paths.js';
 
 type LogLine = Record<string, unknown> & { level: string; message: string };
@@ -86,6 +87,18 @@ function get(port: number, urlPath: string): Promise<number> {
         resolve(res.statusCode ?? 0);
       })
       .on('error', () => resolve(0));
+  });
+}
+
+function body(port: number, urlPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
   });
 }
 
@@ -220,6 +233,60 @@ describe('server and agent through the CLI', () => {
     } finally {
       await tunnel.close().catch(() => undefined);
       await new Promise((r) => target.close(r));
+    }
+  });
+});
+
+describe('token authentication of agents through the CLI', () => {
+  it('refuses an agent whose token fails the TokenReview and accepts one with the right ServiceAccount token', async () => {
+    const audience = 'system:konnectivity-server';
+    const fake = await startFakeKube();
+    try {
+      fake.store.create('serviceaccounts', { metadata: { namespace: 'kube-system', name: 'konnectivity-agent' } });
+      fake.store.create('serviceaccounts', { metadata: { namespace: 'kube-system', name: 'someone-else' } });
+      const goodToken = path.join(dir, 'good-token');
+      const otherToken = path.join(dir, 'other-token');
+      writeFileSync(goodToken, fake.issueToken('kube-system', 'konnectivity-agent', { audiences: [audience] }));
+      writeFileSync(otherToken, fake.issueToken('kube-system', 'someone-else', { audiences: [audience] }));
+
+      const server = start([
+        '--mode=server',
+        `--uds-name=${path.join(dir, 'token.socket')}`,
+        '--agent-port=0',
+        '--health-port=0',
+        '--admin-port=0',
+        `--cluster-cert=${pki.serverCert}`,
+        `--cluster-key=${pki.serverKey}`,
+        '--agent-namespace=kube-system',
+        '--agent-service-account=konnectivity-agent',
+        `--authentication-audience=${audience}`,
+        `--kubeconfig=${fake.kubeconfigPath}`,
+      ]);
+      const sl = await server.listening();
+      const healthPort = sl['healthPort'] as number;
+      const tokenAgent = (id: string, tokenFile: string): string[] => [
+        '--mode=agent',
+        `--agent-id=${id}`,
+        '--proxy-server-host=127.0.0.1',
+        `--proxy-server-port=${sl['agentPort'] as number}`,
+        `--ca-cert=${pki.caCert}`,
+        `--service-account-token-path=${tokenFile}`,
+        '--health-server-port=0',
+        '--admin-server-port=0',
+      ];
+
+      const review = fake.nextRequest((r) => r.path.includes('tokenreviews'));
+      start(tokenAgent('intruder', otherToken));
+      await review;
+      expect(await get(healthPort, '/readyz')).toBe(500);
+
+      start(tokenAgent('cluster-a', goodToken));
+      await waitStatus(healthPort, '/readyz', 200);
+      const agents = await body(sl['adminPort'] as number, '/agents');
+      expect(agents).toContain('cluster-a');
+      expect(agents).not.toContain('intruder');
+    } finally {
+      await fake.close();
     }
   });
 });
