@@ -120,8 +120,8 @@ async function runAgent(config: AgentConfig, logger: Logger, exit: (code: number
 function serverListeners(c: ServerConfig): ListenerFlag[] {
   return [
     { flag: 'uds-name', path: c.udsName },
-    { flag: 'server-port', port: c.serverPort },
-    { flag: 'agent-port', port: c.agentPort },
+    { flag: 'server-port', port: c.serverPort, mentions: 'frontend', tlsFlags: ['server-cert', 'server-key', 'server-ca-cert'] },
+    { flag: 'agent-port', port: c.agentPort, mentions: 'agent port', tlsFlags: ['cluster-cert', 'cluster-key', 'cluster-ca-cert'] },
     { flag: 'health-port', port: c.healthPort },
     { flag: 'admin-port', port: c.adminPort },
   ];
@@ -131,6 +131,7 @@ function agentListeners(c: AgentConfig): ListenerFlag[] {
   return [
     { flag: 'health-server-port', port: c.healthServerPort },
     { flag: 'admin-server-port', port: c.adminServerPort },
+    { flag: 'agent-cert', tlsFlags: ['ca-cert', 'agent-cert', 'agent-key'] },
   ];
 }
 

@@ -104,6 +104,20 @@ describe('start failures', () => {
     expect(describeStartupError(err, listeners)).toMatch(/^cannot listen on --uds-name \/run\/k\.sock: permission denied/);
   });
 
+  it('names the certificate flags of the listener whose files cannot be used', () => {
+    const tls = [
+      { flag: 'server-port', port: 8090, mentions: 'frontend', tlsFlags: ['server-cert', 'server-key', 'server-ca-cert'] },
+      { flag: 'agent-port', port: 8091, mentions: 'agent port', tlsFlags: ['cluster-cert', 'cluster-key', 'cluster-ca-cert'] },
+    ];
+    const err = new Error('cannot listen on the agent port 0.0.0.0:8091: error:0480006C:PEM routines::no start line');
+    expect(describeStartupError(err, tls)).toMatch(/^cannot use the files of --cluster-cert, --cluster-key, --cluster-ca-cert \(PEM expected/);
+  });
+
+  it('keeps a message that already names the flag', () => {
+    const msg = '--agent-cert /a.key and --agent-key /b.key are not a matching PEM certificate and key';
+    expect(describeStartupError(new Error(msg), [{ flag: 'agent-cert', tlsFlags: ['ca-cert', 'agent-cert', 'agent-key'] }])).toBe(msg);
+  });
+
   it('keeps other messages as they are', () => {
     expect(describeStartupError(new Error('cannot read --cluster-cert /x: ENOTDIR'), listeners)).toBe('cannot read --cluster-cert /x: ENOTDIR');
   });
