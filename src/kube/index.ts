@@ -13,3 +13,22 @@ export { DEFAULT_REQUEST_TIMEOUT_MS } from './request.js';
 export { createSecretStore, type SecretStoreOptions } from './secret-store.js';
 export { createTokenReviewer, type TokenReviewerOptions } from './token-reviewer.js';
 export type { LeaseRecord, LeaseStore, SecretRecord, SecretStore, TokenReviewer, TokenReviewResult } from './types.js';
+export {
+  CLUSTER_CREDENTIAL_RESOURCE,
+  createClusterCredentialClient,
+  type ClusterCredentialClient,
+  type ClusterCredentialClientOptions,
+  type ClusterCredentialLookup,
+  type ClusterCredentialRecord,
+  type ClusterCredentialUpdate,
+} from './cluster-credential.js';
+export { createConfigMapReader, type ConfigMapReader, type ConfigMapReaderOptions, type ConfigMapRecord } from './config-map-reader.js';
+export { currentClusterCaPem } from './kubeconfig-ca.js';
+export { watchSecret, type SecretWatch, type SecretWatchEventType, type SecretWatchHandlers, type SecretWatchOptions } from './secret-watch.js';
+export {
+  createTokenRequester,
+  type IssuedToken,
+  type TokenRequester,
+  type TokenRequesterOptions,
+  type TokenRequestSpec,
+} from './service-account-token.js';
