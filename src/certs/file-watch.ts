@@ -18,6 +18,8 @@ export interface FileChangeWatcherOptions {
   logger: Logger;
   debounceMs: number;
   pollIntervalMs: number;
+  /** Use fs.watch on the directories besides polling. */
+  fsWatch: boolean;
   /** Called (debounced) when the files may have changed. */
   onChange: () => void;
 }
@@ -37,7 +39,8 @@ export class FileChangeWatcher {
 
   /** Starts fs.watch on each directory and the stat poll. */
   start(): void {
-    for (const dir of new Set(this.opts.files.map((f) => path.dirname(path.resolve(f))))) {
+    const dirs = this.opts.fsWatch ? this.opts.files.map((f) => path.dirname(path.resolve(f))) : [];
+    for (const dir of new Set(dirs)) {
       try {
         const w = watch(dir, { persistent: false }, () => this.trigger());
         w.on('error', (err) => {

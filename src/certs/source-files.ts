@@ -32,6 +32,8 @@ export interface FileSourceOptions {
   debounceMs?: number;
   /** Period of the stat fallback; default 10 s. */
   pollIntervalMs?: number;
+  /** Use fs.watch besides the stat poll (default true; false for file systems where it misbehaves). */
+  fsWatch?: boolean;
 }
 
 /** Reads the files once (throws CertError ERR_CERT_INVALID when they are not a valid bundle), then follows them. */
@@ -59,6 +61,7 @@ export class FileCertificateSource implements CertificateSource {
       logger: opts.logger,
       debounceMs: opts.debounceMs ?? FILE_RELOAD_DEBOUNCE_MS,
       pollIntervalMs: opts.pollIntervalMs ?? FILE_POLL_INTERVAL_MS,
+      fsWatch: opts.fsWatch ?? true,
       onChange: () => void this.reload(),
     });
   }
