@@ -13,3 +13,7 @@ export { leaseKind, namespaceKind, secretKind, serviceAccountKind, tokenReviewKi
 export function defaultKinds(): ResourceKind[] {
   return [namespaceKind, secretKind, serviceAccountKind, leaseKind, tokenReviewKind, csrKind];
 }
+
+// Kinds registered per test (startFakeKube({ kinds })), not by default.
+export { configMapKind } from './config-map.js';
+export { clusterCredentialKind, clusterCredentialKindWithoutFieldSelectors } from './cluster-credential.js';
