@@ -167,6 +167,34 @@ describe('chart: topology', () => {
   });
 });
 
+describe('chart: hooks', () => {
+  it('agent: the provider reports the credential ServiceAccount of the release namespace; RBAC only for it', () => {
+    const { objects } = renderObjects([example('one-to-many-agent.yaml'), example('csr-and-pull.yaml')]);
+    const args = argsOf(find(objects, 'Deployment', 'tunnel-agent')!);
+    expect(flagValue(args, 'hook-provider')).toBe('tkestack');
+    expect(flagValue(args, 'credential-service-account')).toBe('tunnel-system/tunnel-credential');
+    const role = find(objects, 'Role', 'tunnel-agent-hooks')!;
+    expect(role['rules']).toEqual([
+      { apiGroups: [''], resources: ['serviceaccounts/token'], resourceNames: ['tunnel-credential'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['tunnel-credential-token'], verbs: ['get', 'watch'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['kube-root-ca.crt'], verbs: ['get'] },
+    ]);
+  });
+
+  it('meta: tkestack binds ClusterCredential rights per bootstrap identity; tke a Role on its own Secret', () => {
+    const tkestack = renderObjects([example('one-to-many-server.yaml'), example('csr-and-pull.yaml')]).objects;
+    expect(find(tkestack, 'ClusterRole', 'tunnel-hook-tkestack-tunnel-system')!['rules']).toEqual([
+      { apiGroups: ['platform.tkestack.io'], resources: ['clustercredentials'], verbs: ['get', 'list', 'patch'] },
+    ]);
+    expect(tkestack.filter((o) => o.kind === 'ClusterRoleBinding' && /hook-tkestack/.test(o.metadata.name ?? ''))).toHaveLength(2);
+    const tke = renderObjects([example('one-to-many-server.yaml'), example('csr-and-pull.yaml')], ['--set', 'server.hookRbac=tke']).objects;
+    const role = find(tke, 'Role', 'tunnel-hook-tke-cluster-b')!;
+    expect(role.metadata.namespace).toBe('tke-anp-tunnel');
+    expect((role['rules'] as { resourceNames?: string[] }[])[0]!.resourceNames).toEqual(['cluster-b-credential']);
+    expect(tke.some((o) => /hook-tkestack/.test(o.metadata.name ?? ''))).toBe(false);
+  });
+});
+
 describe('chart: matches the plain manifests', () => {
   const sameArgs = (a: string[], b: string[]) => expect([...a].sort()).toEqual([...b].sort());
 
@@ -202,6 +230,10 @@ describe('chart: refuses bad values with a clear message', () => {
 
   it('an agent without a server address', () => {
     expect(fails(['--set', 'agent.enabled=true,agent.clusterName=a'])).toMatch(/agent\.serverHost is required/);
+  });
+
+  it('an unknown hook RBAC', () => {
+    expect(fails(['--set', 'server.hookRbac=x', '--set', 'server.bootstrapClusters={a}'])).toMatch(/server\.hookRbac must be empty, tkestack or tke/);
   });
 
   it('an unknown certificate source or agent authentication', () => {

@@ -19,7 +19,17 @@ import type { Container } from './deploy-files.js';
  */
 export const FUTURE_FLAGS: Readonly<Record<Role, readonly string[]>> = {
   server: ['cert-source', 'signer-name-prefix', 'cert-dir', 'namespace', 'pull-target', 'pull-allow'],
-  agent: ['cert-source', 'cluster-name', 'bootstrap-token-path', 'cert-dir', 'pull-listen', 'pull-proxy', 'hook-provider'],
+  agent: [
+    'cert-source',
+    'cluster-name',
+    'bootstrap-token-path',
+    'cert-dir',
+    'pull-listen',
+    'pull-proxy',
+    'hook-provider',
+    'credential-service-account',
+    'credential-token-source',
+  ],
 };
 
 /** Flags whose value is a directory or a socket to create, not a file that must exist. */

@@ -106,7 +106,7 @@ const DANGEROUS_VERBS = ['escalate', 'bind', 'impersonate', '*'];
 /**
  * RBAC: never `*` in verbs, resources or API groups; never escalate, bind or
  * impersonate; no secrets in ClusterRoles (cluster-wide); no secrets rules in
- * a Role beyond get/update by name and create.
+ * a Role beyond get/watch/update by name and create.
  */
 export function rbacProblems(objects: K8sObject[]): string[] {
   const out: string[] = [];
@@ -122,8 +122,8 @@ export function rbacProblems(objects: K8sObject[]): string[] {
       if (secrets && o.kind === 'ClusterRole') out.push(`${where}: secrets in a ClusterRole (cluster-wide)`);
       if (secrets && o.kind === 'Role') {
         const named = (r.resourceNames ?? []).length > 0;
-        const ok = named ? r.verbs.every((v) => ['get', 'update'].includes(v)) : r.verbs.every((v) => v === 'create');
-        if (!ok) out.push(`${where}: secrets beyond get/update by name and create`);
+        const ok = named ? r.verbs.every((v) => ['get', 'watch', 'update'].includes(v)) : r.verbs.every((v) => v === 'create');
+        if (!ok) out.push(`${where}: secrets beyond get/watch/update by name and create`);
       }
     }
   }
