@@ -48,11 +48,11 @@ export async function providerFromModule(namespace: unknown, init: HookProviderI
     if (err instanceof HookError) throw err;
     throw new HookError('ERR_HOOK_INVALID', `${where}: its factory failed: ${errorText(err)}`, { cause: err });
   }
-  return asHookProvider(built, `${where} (factory result)`);
+  return asHookProvider(built, `${where}: its factory's result`);
 }
 
 function describe(v: unknown): string {
-  if (v === null) return 'null';
+  if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }

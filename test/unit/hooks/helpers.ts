@@ -9,7 +9,19 @@ import FakeTimers from '@sinonjs/fake-timers';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import winston from 'winston';
-import { BackgroundTasks, HookMetrics, type AgentHookFields, type HookClock, type HookRunEnv } from '../../../src/hooks/index.js';
+import {
+  BackgroundTasks,
+  createAgentHooks,
+  HookMetrics,
+  loadHookProviders,
+  type AgentHookFields,
+  type AgentHooks,
+  type HookClock,
+  type HookFailurePolicy,
+  type HookOptions,
+  type HookRunEnv,
+} from '../../../src/hooks/index.js';
+import { createTokenReviewer } from '../../../src/kube/index.js';
 import type { Logger } from '../../../src/observability/logger.js';
 import { startFakeKube, type FakeKube } from '../../support/fake-kube/index.js';
 import { clusterCredentialKind, configMapKind } from '../../support/fake-kube/kinds/index.js';
@@ -173,4 +185,59 @@ export function seedClusterCredential(meta: FakeKube, name: string, clusterName:
 /** A ClusterCredential as stored in the meta fake. */
 export function storedCredential(meta: FakeKube, name: string): { token?: string; caCert?: string; clusterName?: string } {
   return meta.store.get('clustercredentials.platform.tkestack.io', undefined, name) as { token?: string; caCert?: string; clusterName?: string };
+}
+
+/** An agent's hooks running one built-in provider against the two fakes, on a fake clock. */
+export interface ProviderRun {
+  hooks: AgentHooks;
+  fake: FakeTimers.Clock;
+  logs: CapturedLogger;
+  registry: Registry;
+}
+
+/** Loads built-in provider `name` as the agent of cluster `cls-a` would, and builds its hooks (not started). */
+export async function providerHooks(
+  name: string,
+  clusters: TwoClusters,
+  opts: { options?: HookOptions; failurePolicy?: HookFailurePolicy; metaKc?: KubeConfig; managedKc?: KubeConfig; clusterName?: string } = {},
+): Promise<ProviderRun> {
+  const { fake, clock } = fakeHookClock();
+  const logs = captureLogger();
+  const registry = new Registry();
+  const options = opts.options ?? {};
+  const providers = await loadHookProviders({ role: 'agent', providers: [name], options, logger: logs.logger });
+  const hooks = createAgentHooks({
+    providers,
+    clusterName: opts.clusterName ?? 'cls-a',
+    agentID: opts.clusterName ?? 'cls-a',
+    managedKubeConfig: opts.managedKc ?? clusters.managedKc,
+    metaKubeConfig: opts.metaKc ?? clusters.metaKc,
+    options,
+    logger: logs.logger,
+    registry,
+    clock,
+    ...(opts.failurePolicy ? { failurePolicy: opts.failurePolicy } : {}),
+    backoff: { random: () => 0 },
+  });
+  return { hooks, fake, logs, registry };
+}
+
+/** Who the managed fake says a token belongs to (TokenReview), or undefined when it is not valid. */
+export async function tokenOwner(managed: FakeKube, token: string | undefined): Promise<string | undefined> {
+  if (!token) return undefined;
+  const r = await createTokenReviewer(managed.kubeConfig()).review(token, []);
+  return r.authenticated ? r.username : undefined;
+}
+
+/** Seeds the credential ServiceAccount's token Secret in the managed fake with `token`. */
+export function seedTokenSecret(managed: FakeKube, token: string, extra: { caPem?: string } = {}): void {
+  managed.store.create('secrets', {
+    metadata: {
+      namespace: CREDENTIAL_SA.namespace,
+      name: `${CREDENTIAL_SA.name}-token`,
+      annotations: { 'kubernetes.io/service-account.name': CREDENTIAL_SA.name },
+    },
+    type: 'kubernetes.io/service-account-token',
+    stringData: { token, ...(extra.caPem ? { 'ca.crt': extra.caPem } : {}) },
+  });
 }
