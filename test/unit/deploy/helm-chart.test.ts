@@ -155,9 +155,9 @@ describe('chart: topology', () => {
     const ca = find(objects, 'Role', 'tunnel-server-ca-secret')!;
     expect(ca['rules']).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['tunnel-ca'], verbs: ['get', 'update'] });
     for (const cluster of ['cluster-a', 'cluster-b']) {
-      expect(find(objects, 'ServiceAccount', `tunnel-agent-${cluster}`)).toBeDefined();
-      const binding = find(objects, 'ClusterRoleBinding', `tunnel-agent-bootstrap-tunnel-system-${cluster}`)!;
-      expect((binding['subjects'] as { name: string }[])[0]!.name).toBe(`tunnel-agent-${cluster}`);
+      expect(find(objects, 'ServiceAccount', `tunnel-bootstrap-${cluster}`)).toBeDefined();
+      const binding = find(objects, 'ClusterRoleBinding', `tunnel-bootstrap-tunnel-system-${cluster}`)!;
+      expect((binding['subjects'] as { name: string }[])[0]!.name).toBe(`tunnel-bootstrap-${cluster}`);
     }
     const bootstrap = find(objects, 'ClusterRole', 'tunnel-agent-bootstrap-tunnel-system')!;
     expect(bootstrap['rules']).toEqual([{ apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'], verbs: ['create', 'get', 'list', 'watch'] }]);
