@@ -3,7 +3,8 @@
  * CSR API, kept fresh without restarts.
  *
  * - Keys are generated here (ECDSA P-256 by default) and written only to the
- *   cert dir (0600); a new key for every certificate.
+ *   cert dir (0600); a new key for every certificate. Every CSR names its
+ *   signer, usages and expirationSeconds (default 24 h) explicitly.
  * - On start, a stored pair that parses, matches and has more than 10 % of
  *   its lifetime left is reused; anything else (absent, corrupt, mismatched,
  *   expired while offline) is logged and replaced before start() resolves.
@@ -33,7 +34,7 @@ import { DEFAULT_KEY_ALGORITHM, generateKey, type KeyAlgorithm } from './key-pai
 import { ListenerSet } from './listeners.js';
 import { nearExpiry, renewalTime, reusable } from './renewal.js';
 import type { CertificateListener } from './source.js';
-import { NOT_READY_REMAINING_FRACTION } from './timing.js';
+import { DEFAULT_LEAF_LIFETIME_MS, NOT_READY_REMAINING_FRACTION } from './timing.js';
 
 /** Options of CsrManager (spread a CertificateProfile into it). */
 export interface CsrManagerOptions {
@@ -53,7 +54,7 @@ export interface CsrManagerOptions {
   /** Prefix of the CSR objects' names. */
   csrNamePrefix: string;
   keyAlgorithm?: KeyAlgorithm;
-  /** Asked lifetime (the signer may shorten it); unset = the signer's default. */
+  /** Asked lifetime (the signer clamps it to its floor and --cert-lifetime); default 24 h. */
   expirationSeconds?: number;
   requester: CertificateRequester;
   /** The CA bundle that verifies peers, handed out with the certificate. */
@@ -227,7 +228,7 @@ export class CsrManager {
           signerName: this.opts.signerName,
           usages: this.opts.usages,
           namePrefix: this.opts.csrNamePrefix,
-          ...(this.opts.expirationSeconds !== undefined ? { expirationSeconds: this.opts.expirationSeconds } : {}),
+          expirationSeconds: this.opts.expirationSeconds ?? Math.round(DEFAULT_LEAF_LIFETIME_MS / 1000),
         },
         this.abort.signal,
       );

@@ -49,7 +49,7 @@ export class SignerController {
   private readonly clock: CertClock;
   private readonly metrics: SignerMetrics | undefined;
   private readonly queue = new Map<string, CsrRecord>();
-  private readonly retries = new Map<string, { timer: TimerHandle; backoff: Backoff }>();
+  private readonly retries = new Map<string, TimerHandle>();
   private readonly backoffs = new Map<string, Backoff>();
   private readonly resyncBackoff: Backoff;
   private worker: Promise<void> | undefined;
@@ -96,7 +96,7 @@ export class SignerController {
     this.watch?.stop();
     this.watch = undefined;
     if (this.resyncTimer !== undefined) this.clock.clearTimeout(this.resyncTimer);
-    for (const r of this.retries.values()) this.clock.clearTimeout(r.timer);
+    for (const t of this.retries.values()) this.clock.clearTimeout(t);
     this.retries.clear();
     this.queue.clear();
     await this.worker;
@@ -225,7 +225,7 @@ export class SignerController {
           this.retryLater(name);
         });
     }, backoff.next());
-    this.retries.set(name, { timer, backoff });
+    this.retries.set(name, timer);
   }
 
   private fail(err: unknown, what: string, csr?: string): void {

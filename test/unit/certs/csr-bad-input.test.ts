@@ -9,17 +9,9 @@ import { CsrManager } from '../../../src/certs/csr-manager.js';
 import { agentProfile } from '../../../src/certs/csr-profiles.js';
 import { DevCA } from '../../../src/certs/dev-ca.js';
 import { startFakeKube, type FakeKube } from '../../support/fake-kube/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir, until } from './helpers.js';
 import { bootstrapClient, captureLogger, requesterFor, signerFor } from './kube-setup.js';
 
-/** Resolves once `pred` holds, checking every 10 ms. */
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Whether a TLS server that verifies client certificates against `caPem` accepts `client` now. */
 async function clientCertAccepted(server: DevCA, caPem: string, client: CertificateBundle): Promise<{ ok: boolean; err?: string }> {

@@ -8,19 +8,11 @@ import { parseCsrPem } from '../../../src/certs/csr-request.js';
 import type { CertificateRequester } from '../../../src/certs/csr-requester.js';
 import { DevCA } from '../../../src/certs/dev-ca.js';
 import { issueLeaf, loadSigningCa, type SigningCa } from '../../../src/certs/leaf-issuer.js';
-import { fakeCertClock, tempDir } from './helpers.js';
+import { fakeCertClock, tempDir, until } from './helpers.js';
 import { captureLogger } from './kube-setup.js';
 
 const HOUR = 3_600_000;
 
-/** Resolves once `pred` holds, checking every 5 ms of real time. */
-async function until(pred: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('CsrManager on a fake clock', () => {
   let ca: DevCA;

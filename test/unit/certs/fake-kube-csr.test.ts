@@ -5,6 +5,7 @@ import { DevCA } from '../../../src/certs/dev-ca.js';
 import { generateKey } from '../../../src/certs/key-pair.js';
 import { createCsrClient, csrOutcome, KubeError, waitForCsr, type CsrClient } from '../../../src/kube/index.js';
 import { apiFailure, startFakeKube, type FakeKube } from '../../support/fake-kube/index.js';
+import { until } from './helpers.js';
 
 const SIGNER = 'tunnel.tkestack.io/agent';
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -24,14 +25,6 @@ async function kubeFailure(call: Promise<unknown>): Promise<{ code: number; stat
   return { code: err.status, status: { message: err.message } };
 }
 
-/** Resolves once `pred` holds, checking every 10 ms (for state the fake exposes only by polling). */
-async function until(pred: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function body(name: string, spec: Record<string, unknown>): V1CertificateSigningRequest {
   return { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { name }, spec: spec as never };

@@ -103,3 +103,12 @@ export function fakeCertClock(start = Date.UTC(2030, 0, 1)): { fake: FakeTimers.
     },
   };
 }
+
+/** Resolves once `pred` holds, checking every 5 ms (for state only observable by looking). */
+export async function until(pred: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -95,6 +95,32 @@ describe('hot swap of certificates read from files', () => {
     expect(await ask(second)).toBe(newClientBundle.serialNumber);
   });
 
+  it('a grpc-js server without client certificates, and a source without a CA that cannot require them', async () => {
+    const t = tempDir('grpc-no-ca');
+    cleanups.push(t.remove);
+    const srvFiles = await writeLeaf(ca, t.dir, 'server', SERVER);
+    const noCa = await openFileSource(opts({ certFile: srvFiles.cert, keyFile: srvFiles.key }));
+    cleanups.push(() => noCa.close());
+    expect(() => serverCredentialsFromSource(noCa, { requireClientCert: true })).toThrow(expect.objectContaining({ code: 'ERR_CERT_CONFIG' }));
+
+    const server = new grpc.Server();
+    server.addService({ Serial: WHO } as grpc.ServiceDefinition, {
+      Serial: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+        cb(null, Buffer.from(call.getAuthContext().sslPeerCertificate?.serialNumber ?? 'none')),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', serverCredentialsFromSource(noCa), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    cleanups.push(() => new Promise<void>((r) => server.tryShutdown(() => r())));
+    // The client trusts the CA (from its own source) and presents no certificate.
+    const cliFiles = await writeLeaf(ca, t.dir, 'client', CLIENT);
+    const clientSource = await openFileSource(opts({ certFile: cliFiles.cert, keyFile: cliFiles.key, caFile: cliFiles.ca }));
+    cleanups.push(() => clientSource.close());
+    const client = new grpc.Client(`127.0.0.1:${port}`, channelCredentialsFromSource(clientSource, { clientCertificate: false }));
+    cleanups.push(() => client.close());
+    expect(await ask(client)).toBe('none');
+  });
+
   it('a tls.Server serves replaced files to new handshakes; an open connection keeps echoing', async () => {
     const t = tempDir('tls');
     cleanups.push(t.remove);

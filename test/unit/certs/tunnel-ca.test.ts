@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
+import { Registry } from 'prom-client';
 import { CsrManager } from '../../../src/certs/csr-manager.js';
 import { agentProfile } from '../../../src/certs/csr-profiles.js';
 import { DevCA } from '../../../src/certs/dev-ca.js';
@@ -7,7 +8,7 @@ import { TunnelCa } from '../../../src/certs/tunnel-ca.js';
 import { createSecretStore } from '../../../src/kube/index.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { startFakeKube, type FakeKube } from '../../support/fake-kube/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir, until } from './helpers.js';
 import { bootstrapClient, requesterFor, signerFor } from './kube-setup.js';
 
 const certs = (pem: string): X509Certificate[] => pem.split(/(?<=-----END CERTIFICATE-----\n)/).filter((p) => p.trim()).map((p) => new X509Certificate(p));
@@ -105,6 +106,32 @@ describe('the tunnel CA Secret', () => {
     expect(certs((await ca.pruneBundle()).bundlePem)).toHaveLength(2); // the old CA has not expired: kept by default
     const pruned = await ca.pruneBundle(() => false);
     expect(certs(pruned.bundlePem).map((c) => c.serialNumber)).toEqual([next.serialNumber]);
+  });
+
+  it('a CA Secret broken while the signer runs: CSRs wait (error logged and counted), and are signed once it is fixed', async () => {
+    const registry = new Registry();
+    const signer = signerFor(fake, { caSecretName: 'ca-broken-live', registry });
+    cleanups.push(() => signer.stop());
+    await signer.start();
+    const good = fake.store.mustGet('secrets', 'kube-system', 'ca-broken-live');
+    const goodData = good.data as Record<string, string>;
+    const other = Buffer.from((await DevCA.create('other')).keyPem).toString('base64');
+    fake.store.update('secrets', { ...good, data: { ...goodData, 'tls.key': other } });
+
+    const t = tempDir('broken');
+    cleanups.push(t.remove);
+    const m = new CsrManager({ ...agentProfile('live'), certDir: t.dir, requester: requesterFor(bootstrapClient(fake, 'live')), logger: silentLogger() });
+    cleanups.push(() => m.close());
+    const started = m.start();
+    await until(() => /not a usable CA/.test(signer.lastError() ?? ''));
+    expect(signer.lastError()).toContain('CA Secret kube-system/ca-broken-live is not a usable CA (data[tls.crt]: the key does not match the certificate');
+    expect(await registry.metrics()).toMatch(/tunnel_signer_errors_total\{reason="ERR_CA_SECRET_INVALID"\} [1-9]/);
+
+    const broken = fake.store.mustGet('secrets', 'kube-system', 'ca-broken-live');
+    fake.store.update('secrets', { ...broken, data: goodData });
+    const bundle = await started;
+    const ca = new X509Certificate(Buffer.from(goodData['tls.crt']!, 'base64').toString());
+    expect(new X509Certificate(bundle.certPem).checkIssued(ca)).toBe(true);
   });
 
   it('TunnelCa.load says so when the Secret does not exist', async () => {
