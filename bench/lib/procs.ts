@@ -52,7 +52,10 @@ export function startCli(args: string[], name: string): Promise<Proc> {
   });
   return new Promise((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within 20 s`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not start within 20 s`));
+    }, 20_000);
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (c: string) => {
       buf += c;

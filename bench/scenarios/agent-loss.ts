@@ -1,30 +1,37 @@
 /** Agent loss: time until pending dials fail after the agent is killed (SIGKILL). */
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { createTunnel } from '../../src/client/index.js';
 import { type BenchEnv, startServerAndAgent } from '../lib/env.js';
 import { median } from '../lib/ops.js';
 import type { Row, Sizes } from '../lib/report.js';
 
-/** A listener whose accept queue is full, so new connects to it hang (on loopback). */
+/**
+ * A listener that never accepts, with its accept queue filled, so new
+ * connects to it hang on loopback (SYNs are dropped while the queue is full).
+ * Node always accepts, so the listener is a tiny python3 process.
+ */
 async function blackhole(): Promise<{ port: number; close(): void }> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, r));
-  srv.on('connection', () => undefined);
-  // Stop accepting so the kernel queue fills.
-  (srv as unknown as { _handle: { onconnection: unknown } })._handle.onconnection = () => undefined;
-  const port = (srv.address() as net.AddressInfo).port;
+  const py = spawn('python3', [
+    '-c',
+    'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(3600)',
+  ]);
+  const port = await new Promise<number>((resolve, reject) => {
+    py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    py.once('error', reject);
+  });
   const fillers: net.Socket[] = [];
   for (let i = 0; i < 4; i++) {
     const s = net.connect({ host: '127.0.0.1', port });
     s.on('error', () => undefined);
     fillers.push(s);
   }
-  await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 300));
   return {
     port,
     close() {
       for (const s of fillers) s.destroy();
-      srv.close();
+      py.kill('SIGKILL');
     },
   };
 }

@@ -36,7 +36,10 @@ function startRole(name: string, args: string[]): Promise<Started> {
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not report listening within 15 s`)), 15_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not report listening within 15 s`));
+    }, 15_000);
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       buf += chunk;
