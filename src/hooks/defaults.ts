@@ -18,7 +18,7 @@ export const HOOK_STOP_GRACE_MS = 5_000;
 /** The meta-cluster namespace of the `tke` provider's Secrets (--credential-namespace). */
 export const DEFAULT_CREDENTIAL_NAMESPACE = 'tke-anp-tunnel';
 /** The managed-cluster ServiceAccount whose credential is reported (--credential-service-account). */
-export const DEFAULT_CREDENTIAL_SERVICE_ACCOUNT = 'kube-system/tke-anp-credential';
+export const DEFAULT_CREDENTIAL_SERVICE_ACCOUNT = 'tunnel-system/tunnel-credential';
 /** Lifetime asked for in a TokenRequest (--credential-token-ttl); the API's minimum is 10 min. */
 export const DEFAULT_CREDENTIAL_TOKEN_TTL_MS = 3_600_000;
 /** The API server refuses TokenRequests shorter than this. */

@@ -22,7 +22,7 @@ export type HookRole = 'agent' | 'server';
 
 /**
  * The providers' own settings, by flag name without dashes
- * (`credential-service-account` → `kube-system/tke-anp-credential`), as
+ * (`credential-service-account` → `tunnel-system/tunnel-credential`), as
  * given on the command line; providers parse what they use.
  */
 export type HookOptions = Readonly<Record<string, string>>;

@@ -10,7 +10,7 @@ export interface ManagedCredential {
 
 /** Where the credential comes from; one per provider instance (it keeps what it read last). */
 export interface CredentialSource {
-  /** For logs, e.g. `TokenRequest for ServiceAccount kube-system/tke-anp-credential`. */
+  /** For logs, e.g. `TokenRequest for ServiceAccount tunnel-system/tunnel-credential`. */
   readonly description: string;
   /** Reads the credential now (the TokenRequest source issues a new token); rejects with a clear error. */
   current(signal: AbortSignal): Promise<ManagedCredential>;

@@ -40,7 +40,7 @@ describe('credential reporting edges', () => {
     c.managed.store.delete('secrets', CREDENTIAL_SA.namespace, `${CREDENTIAL_SA.name}-token`);
     while (run.logs.withMessage('credential refresh failed; will retry').length === 0) await new Promise((r) => setImmediate(r));
     const warning = run.logs.withMessage('credential refresh failed; will retry')[0]!;
-    expect(warning.error).toBe('token Secret kube-system/tke-anp-credential-token not found');
+    expect(warning.error).toBe('token Secret tunnel-system/tunnel-credential-token not found');
     seedTokenSecret(c.managed, 'tok-2');
     const patched = c.meta.nextRequest((r) => r.verb === 'patch');
     await run.fake.tickAsync(warning.retryInMs as number);

@@ -113,8 +113,8 @@ export async function metricValue(registry: Registry, name: string, labels: Reco
 }
 
 /** Where the credential providers read and write in the two fake clusters. */
-export const CREDENTIAL_SA = { namespace: 'kube-system', name: 'tke-anp-credential' };
-export const AGENT_SA = { namespace: 'tke-anp-tunnel', name: 'tke-anp-agent' };
+export const CREDENTIAL_SA = { namespace: 'tunnel-system', name: 'tunnel-credential' };
+export const AGENT_SA = { namespace: 'tunnel-system', name: 'tunnel-agent' };
 export const META_AGENT_USER = 'tunnel-agent-cls-a';
 export const CLUSTER_CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIB-managed-cluster-ca\n-----END CERTIFICATE-----\n';
 
@@ -136,10 +136,10 @@ export interface TwoClusters {
  */
 export async function startTwoClusters(opts: { metaKinds?: ResourceKind[] } = {}): Promise<TwoClusters> {
   const meta = await startFakeKube({ kinds: opts.metaKinds ?? [clusterCredentialKind], namespaces: ['tke-anp-tunnel'] });
-  const managed = await startFakeKube({ kinds: [configMapKind], namespaces: ['tke-anp-tunnel'] });
+  const managed = await startFakeKube({ kinds: [configMapKind], namespaces: ['tunnel-system'] });
 
   managed.store.create('serviceaccounts', { metadata: { namespace: CREDENTIAL_SA.namespace, name: CREDENTIAL_SA.name } });
-  managed.store.create('serviceaccounts', { metadata: { namespace: AGENT_SA.namespace, name: AGENT_SA.name } });
+  if (AGENT_SA.name !== CREDENTIAL_SA.name) managed.store.create('serviceaccounts', { metadata: { namespace: AGENT_SA.namespace, name: AGENT_SA.name } });
   managed.store.create('configmaps', {
     metadata: { namespace: CREDENTIAL_SA.namespace, name: 'kube-root-ca.crt' },
     data: { 'ca.crt': CLUSTER_CA_PEM },
@@ -149,9 +149,9 @@ export async function startTwoClusters(opts: { metaKinds?: ResourceKind[] } = {}
   managed.allowRule(agentUser, { verbs: ['create'], resources: ['serviceaccounts/token'], namespaces: ns, names: [CREDENTIAL_SA.name] });
   managed.allowRule(agentUser, { verbs: ['get'], resources: ['configmaps'], namespaces: ns, names: ['kube-root-ca.crt'] });
   managed.allowRule(agentUser, { verbs: ['get'], resources: ['secrets'], namespaces: ns, names: [`${CREDENTIAL_SA.name}-token`] });
-  // A real API server authorizes list/watch with fieldSelector=metadata.name=X against resourceNames [X];
-  // the fake's authorizer sees no name on a list, so this rule cannot carry the name.
-  managed.allowRule(agentUser, { verbs: ['list', 'watch'], resources: ['secrets'], namespaces: ns });
+  // A real API server authorizes a watch with fieldSelector=metadata.name=X against resourceNames [X];
+  // the fake's authorizer sees no name on a watch, so this rule cannot carry the name.
+  managed.allowRule(agentUser, { verbs: ['watch'], resources: ['secrets'], namespaces: ns });
   const managedKc = managed.kubeConfigForToken(managed.issueToken(AGENT_SA.namespace, AGENT_SA.name, { expirationSeconds: 86_400 }));
 
   meta.addUser({ name: META_AGENT_USER, token: `meta-token-${Math.random().toString(36).slice(2)}` });

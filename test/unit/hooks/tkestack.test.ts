@@ -54,7 +54,7 @@ describe('provider tkestack', () => {
     expect(run.logs.text()).not.toContain(a.token!);
     expect(run.logs.withMessage('credential reported')[0]).toMatchObject({
       hook: 'tkestack',
-      source: 'TokenRequest for ServiceAccount kube-system/tke-anp-credential',
+      source: 'TokenRequest for ServiceAccount tunnel-system/tunnel-credential',
       target: 'ClusterCredential cc-a',
     });
     expect(await metricValue(run.registry, 'tunnel_hook_runs_total', { provider: 'tkestack', phase: 'postStartTunnelAgent', result: 'success' })).toBe(1);
@@ -64,10 +64,10 @@ describe('provider tkestack', () => {
     seedClusterCredential(c.meta, 'cc-a', 'cls-a');
     run = await providerHooks('tkestack', c);
     await run.hooks.postStart();
-    const asked = c.managed.requests.filter((r) => r.user?.includes('tke-anp-agent')).map((r) => `${r.verb} ${r.resource}${r.subresource ? '/' + r.subresource : ''} ${r.namespace}/${r.name} ${r.code}`);
+    const asked = c.managed.requests.filter((r) => r.user?.endsWith(':tunnel-agent')).map((r) => `${r.verb} ${r.resource}${r.subresource ? '/' + r.subresource : ''} ${r.namespace}/${r.name} ${r.code}`);
     expect(asked).toEqual([
-      'create serviceaccounts/token kube-system/tke-anp-credential 201',
-      'get configmaps kube-system/kube-root-ca.crt 200',
+      'create serviceaccounts/token tunnel-system/tunnel-credential 201',
+      'get configmaps tunnel-system/kube-root-ca.crt 200',
     ]);
   });
 
@@ -207,7 +207,7 @@ describe('provider tkestack', () => {
       c.managed.store.delete('serviceaccounts', CREDENTIAL_SA.namespace, CREDENTIAL_SA.name);
       run = await providerHooks('tkestack', c, { failurePolicy: 'fail' });
       await expect(run.hooks.postStart()).rejects.toThrow(
-        'PostStartTunnelAgent hook "tkestack" failed: request a token for ServiceAccount kube-system/tke-anp-credential: serviceaccounts "tke-anp-credential" not found',
+        'PostStartTunnelAgent hook "tkestack" failed: request a token for ServiceAccount tunnel-system/tunnel-credential: serviceaccounts "tunnel-credential" not found',
       );
     });
 
@@ -215,16 +215,16 @@ describe('provider tkestack', () => {
       seedClusterCredential(c.meta, 'cc-a', 'cls-a');
       run = await providerHooks('tkestack', c, { failurePolicy: 'fail', options: { 'credential-token-source': 'secret' } });
       await expect(run.hooks.postStart()).rejects.toThrow(
-        'PostStartTunnelAgent hook "tkestack" failed: token Secret kube-system/tke-anp-credential-token not found',
+        'PostStartTunnelAgent hook "tkestack" failed: token Secret tunnel-system/tunnel-credential-token not found',
       );
     });
 
     it('the token Secret is not a ServiceAccount token: says so', async () => {
       seedClusterCredential(c.meta, 'cc-a', 'cls-a');
-      c.managed.store.create('secrets', { metadata: { namespace: 'kube-system', name: 'tke-anp-credential-token' }, stringData: { token: 'x' } });
+      c.managed.store.create('secrets', { metadata: { namespace: 'tunnel-system', name: 'tunnel-credential-token' }, stringData: { token: 'x' } });
       run = await providerHooks('tkestack', c, { failurePolicy: 'fail', options: { 'credential-token-source': 'secret' } });
       await expect(run.hooks.postStart()).rejects.toThrow(
-        'token Secret kube-system/tke-anp-credential-token is of type Opaque, not kubernetes.io/service-account-token',
+        'token Secret tunnel-system/tunnel-credential-token is of type Opaque, not kubernetes.io/service-account-token',
       );
     });
 
@@ -245,7 +245,7 @@ describe('provider tkestack', () => {
         const check = (): void => (run!.logs.withMessage('credential refresh failed; will retry').length > 0 ? resolve() : void setImmediate(check));
         check();
       });
-      c.managed.store.patch('secrets', 'kube-system', 'tke-anp-credential-token', 'application/merge-patch+json', {
+      c.managed.store.patch('secrets', 'tunnel-system', 'tunnel-credential-token', 'application/merge-patch+json', {
         data: { token: Buffer.from('tok-2').toString('base64') },
       });
       await warned;
