@@ -17,11 +17,13 @@ x509.cryptoProvider.set(webcrypto as any);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
+/** A certificate and its private key, as PEM. */
 export interface PemPair {
   cert: string;
   key: string;
 }
 
+/** What DevCA.issue puts in a leaf certificate. */
 export interface LeafOptions {
   commonName: string;
   organization?: string[];
@@ -34,6 +36,7 @@ export interface LeafOptions {
   notAfter?: Date;
 }
 
+/** A self-signed development CA that issues leaves with fresh keys. */
 export class DevCA {
   private constructor(
     readonly cert: x509.X509Certificate,
@@ -42,6 +45,7 @@ export class DevCA {
     readonly keyPem: string,
   ) {}
 
+  /** A new CA (ECDSA P-256, valid from a day ago for ten years). */
   static async create(commonName = 'tunnel dev CA'): Promise<DevCA> {
     const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
     const now = Date.now();
