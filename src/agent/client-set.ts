@@ -248,7 +248,7 @@ export class ClientSet {
   private connectFailed(target: ServerTarget, e: unknown): void {
     const m = this.o.metrics;
     m.serverConnectionFailures.inc({ direction: 'to_server' });
-    if (e instanceof ServerRefusedError) m.stream.error('from_server', grpcCodeName(e.grpcCode));
+    if (e instanceof ServerRefusedError) m.stream.error('to_agent', grpcCodeName(e.grpcCode));
     const fields = {
       address: target.address,
       code: e instanceof AgentError ? e.code : undefined,

@@ -107,7 +107,7 @@ export class StreamSession implements SessionContext {
 
   send(p: Packet): boolean {
     if (this.isClosed) return false;
-    this.metrics.stream.packet('to_server', p.type);
+    this.metrics.stream.packet('from_agent', p.type); // upstream's segment for agent→server
     return this.stream.write(p);
   }
 
@@ -161,7 +161,7 @@ export class StreamSession implements SessionContext {
     const debug = this.log.isDebugEnabled();
     try {
       for await (const p of this.stream) {
-        this.metrics.stream.packet('from_server', p.type);
+        this.metrics.stream.packet('to_agent', p.type); // upstream's segment for server→agent
         if (debug) this.log.debug('packet from server', { type: packetTypeName(p.type) });
         try {
           dispatchPacket(this, p);
@@ -173,12 +173,12 @@ export class StreamSession implements SessionContext {
       if (e instanceof ProtocolError) {
         why = `malformed packet from server: ${e.message}`;
         this.metrics.badInput.inc({ reason: e.code });
-        this.metrics.stream.error('from_server', 'InvalidArgument');
+        this.metrics.stream.error('to_agent', 'InvalidArgument');
         this.log.warn('malformed packet from server; closing the stream', { error: e.message, code: e.code });
       } else if (e instanceof StreamClosedError) {
         why = `stream error: ${e.message}`;
         if (!this.isClosed) {
-          this.metrics.stream.error('from_server', grpcCodeName(e.grpcCode));
+          this.metrics.stream.error('to_agent', grpcCodeName(e.grpcCode));
           this.metrics.serverConnectionFailures.inc({ direction: 'from_server' });
         }
       } else {

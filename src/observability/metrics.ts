@@ -8,6 +8,11 @@ import { packetTypeName } from '../protocol/packet.js';
 
 const NS = 'konnectivity_network_proxy';
 
+/**
+ * Upstream's stream segments. As upstream, the agent counts what it sends as
+ * from_agent and what it receives as to_agent; from_server/to_server are not
+ * upstream values.
+ */
 export type Segment = 'from_client' | 'to_client' | 'from_agent' | 'to_agent' | 'from_server' | 'to_server';
 
 /** Creates a registry with process metrics (RSS, fds, event loop lag). */

@@ -1,6 +1,6 @@
 /**
  * The server's HTTP endpoints: health (/healthz, /readyz, /ready, /metrics)
- * and admin (/metrics, /agents).
+ * and admin (/metrics, /agents, /connections).
  */
 import type { Registry } from 'prom-client';
 import {
@@ -12,6 +12,7 @@ import {
 } from '../observability/http-endpoint.js';
 import { TEXT } from '../protocol/index.js';
 import type { Clock } from './clock.js';
+import type { ConnectionsView } from './connections-view.js';
 import type { BackendRegistry } from './registry.js';
 
 /** Starts the health endpoint; `readyAgents` counts agents the first strategy can use. */
@@ -90,20 +91,31 @@ export function agentsView(registry: BackendRegistry, clock: Clock): AgentView[]
   return out;
 }
 
-/** Starts the admin endpoint (127.0.0.1 by default): /metrics and /agents. */
+/**
+ * Starts the admin endpoint (127.0.0.1 by default): /metrics, /agents and
+ * /connections (each pending dial and established connection).
+ */
 export function startAdminEndpoint(opts: {
   host: string;
   port: number;
   registry: Registry;
   agents: () => AgentView[];
+  /** Pending dials and established connections (connections-view.ts). */
+  connections: () => ConnectionsView;
 }): Promise<HttpEndpoint> {
-  const agents: Route = (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ agents: opts.agents() }, null, 2) + '\n');
-  };
+  const json =
+    (doc: () => unknown): Route =>
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(doc(), null, 2) + '\n');
+    };
   return startHttpEndpoint({
     host: opts.host,
     port: opts.port,
-    routes: { '/metrics': metricsRoute(opts.registry), '/agents': agents },
+    routes: {
+      '/metrics': metricsRoute(opts.registry),
+      '/agents': json(() => ({ agents: opts.agents() })),
+      '/connections': json(opts.connections),
+    },
   });
 }

@@ -15,7 +15,14 @@ import type { Clock } from './clock.js';
 import { ServerError } from './errors.js';
 import { filterAuthority } from './h2-authority.js';
 import type { ServerLimits } from './limits.js';
-import { sniffSocket } from './sniffer.js';
+import { respondAndClose } from './http-head.js';
+import { type BadInputReason, sniffSocket } from './sniffer.js';
+
+/** Sniffer failures that came from an HTTP/1 client (a method token was seen): answered before the close. */
+const HTTP_ANSWERS: Partial<Record<BadInputReason, { status: number; text: string; body: string }>> = {
+  malformed_request_line: { status: 400, text: 'Bad Request', body: 'malformed request line\n' },
+  request_line_too_long: { status: 431, text: 'Request Header Fields Too Large', body: 'request line too long\n' },
+};
 
 /** Where the frontend listens. */
 export interface FrontendListenOptions {
@@ -116,7 +123,10 @@ export class FrontendListeners {
         metrics.badInput.inc({ source: 'frontend', reason: r.reason });
         if (r.reason === 'eof') logger.debug('frontend connection closed before sending anything', { peer });
         else logger.warn('frontend connection is neither gRPC nor HTTP/1.1; closed', { peer, reason: r.reason });
-        socket.destroy();
+        const answer = HTTP_ANSWERS[r.reason];
+        // An HTTP/1 client with a broken request line (e.g. a CONNECT without a target) gets a status, as Go's server gives.
+        if (answer && !socket.destroyed) respondAndClose(socket, answer.status, answer.text, answer.body);
+        else socket.destroy();
         return;
       }
       if (socket.destroyed) return;

@@ -47,6 +47,8 @@ class HttpConnectFrontend implements Frontend {
     private readonly socket: Duplex,
     readonly peer: string,
     private readonly onEstablished: (connectID: bigint) => void,
+    /** Told of every error status sent instead of the 200 (for the log). */
+    private readonly onFailed: (r: HttpErrorResponse) => void,
   ) {}
 
   get closed(): boolean {
@@ -110,6 +112,7 @@ class HttpConnectFrontend implements Frontend {
       return false;
     }
     this.responded = true;
+    this.onFailed(r);
     this.socket.write(errorResponseBytes(r));
     this.end();
     return false;
@@ -175,7 +178,10 @@ function serveConnect(socket: Duplex, head: RequestHead, peer: string, deps: Htt
     socket.resume();
   };
 
-  const frontend = new HttpConnectFrontend(socket, peer, established);
+  const failed = (r: HttpErrorResponse): void => {
+    session!.log.info('CONNECT failed', { peer, address: head.target, status: r.status, error: r.body });
+  };
+  const frontend = new HttpConnectFrontend(socket, peer, established, failed);
   session = relay.openSession(frontend);
   session.log = session.log.child({ peer });
   metrics.httpConnections.inc();

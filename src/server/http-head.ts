@@ -4,6 +4,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Clock } from './clock.js';
+import { HTTP_CLOSE_LINGER_MS } from './limits.js';
 
 /** A parsed request head. */
 export interface RequestHead {
@@ -94,9 +95,18 @@ export function readRequestHead(
   });
 }
 
-/** Writes a complete HTTP/1.1 response with a text body, then ends the socket. */
+/**
+ * Writes a complete HTTP/1.1 response with a text body and ends the socket;
+ * it is destroyed HTTP_CLOSE_LINGER_MS after the response was flushed unless
+ * the client closed first.
+ */
 export function respondAndClose(socket: Duplex, status: number, statusText: string, body: string): void {
   const bytes = Buffer.from(body, 'utf8');
+  socket.once('finish', () => {
+    const t = setTimeout(() => socket.destroy(), HTTP_CLOSE_LINGER_MS);
+    t.unref();
+    socket.once('close', () => clearTimeout(t));
+  });
   socket.end(
     `HTTP/1.1 ${status} ${statusText}\r\n` +
       'Content-Type: text/plain; charset=utf-8\r\n' +

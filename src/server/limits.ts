@@ -60,6 +60,14 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
 /** Upstream ReadHeaderTimeout of the HTTP CONNECT frontend: default of ServerConfig.httpConnectHeaderTimeoutMs. */
 export const DEFAULT_HTTP_CONNECT_HEADER_TIMEOUT_MS = 60_000;
 
+/**
+ * After an HTTP error response, the socket is closed at the latest this long
+ * after the response was flushed, even if the client neither reads nor
+ * closes (Go's server waits 500 ms the same way, so that unread request bytes
+ * do not turn the close into a reset that loses the response).
+ */
+export const HTTP_CLOSE_LINGER_MS = 500;
+
 /** Merges overrides into the defaults. */
 export function resolveLimits(overrides?: Partial<ServerLimits>): ServerLimits {
   return { ...DEFAULT_LIMITS, ...(overrides ?? {}) };

@@ -12,11 +12,13 @@ import { ServerMetrics } from '../observability/metrics.js';
 import { type DialIDSource, randomDialID } from '../protocol/index.js';
 import { GrpcPacketStream } from '../transport/packet-stream.js';
 import { agentServiceDefinition, proxyServiceDefinition } from '../transport/services.js';
+import { agentServerCredentials } from './agent-credentials.js';
 import { mtlsAuthenticator } from './auth/mtls.js';
 import { allowAllAuthenticator, type AgentAuthenticator } from './auth/types.js';
 import { type Clock, systemClock } from './clock.js';
 import type { ServerConfig } from './config.js';
 import { makeConnectHandler } from './connect-handler.js';
+import { connectionsView } from './connections-view.js';
 import { agentsView, startAdminEndpoint, startHealthEndpoint } from './endpoints.js';
 import { ServerError } from './errors.js';
 import { FrontendListeners } from './frontend-listener.js';
@@ -132,11 +134,13 @@ export class TunnelServer {
       throw new ServerError('ERR_BAD_CONFIG', 'the agent port is always TLS: set --cluster-cert and --cluster-key');
     }
     const clusterCa = c.clusterCaCert ? readPem(c.clusterCaCert, '--cluster-ca-cert') : null;
-    const creds = grpc.ServerCredentials.createSsl(
-      clusterCa,
-      [{ cert_chain: readPem(c.clusterCert, '--cluster-cert'), private_key: readPem(c.clusterKey, '--cluster-key') }],
-      clusterCa !== null,
-    );
+    const creds = agentServerCredentials({
+      cert: readPem(c.clusterCert, '--cluster-cert'),
+      key: readPem(c.clusterKey, '--cluster-key'),
+      ca: clusterCa,
+      minVersion: c.tlsMinVersion,
+      ciphers: c.cipherSuites,
+    });
     const authenticator = this.deps.authenticator ?? (clusterCa ? mtlsAuthenticator : allowAllAuthenticator);
     this.agentServer = new grpc.Server(agentServerOptions(c, this.limits));
     this.agentServer.addService(agentServiceDefinition, {
@@ -234,6 +238,7 @@ export class TunnelServer {
         port: port('admin port', c.adminPort),
         registry: this.deps.registry,
         agents: () => agentsView(this.registry, this.clock),
+        connections: () => connectionsView(this.relay, this.clock),
       });
       this.endpoints.push(ep);
       out.adminPort = ep.port;

@@ -126,7 +126,7 @@ describe('agent → server connection', () => {
     // Backoff: the announced retry interval grows.
     expect(refused.map((r) => r['retryInMs'])).toEqual([50, 75, 113]);
     const metrics = await registry.getSingleMetricAsString('konnectivity_network_proxy_agent_stream_errors_total');
-    expect(metrics).toContain('segment="from_server",code="Unauthenticated"');
+    expect(metrics).toContain('segment="to_agent",code="Unauthenticated"');
     expect(metrics).toMatch(/code="Unauthenticated",packet_type="Unknown"} 3/);
   });
 
