@@ -63,7 +63,12 @@ async function runServer(config: ServerConfig, logger: Logger, exit: (code: numb
   let server;
   try {
     const authenticator = config.agentNamespace !== '' ? await tokenAuthenticator(config, logger) : undefined;
-    server = new TunnelServer(config, { logger, registry: newRegistry(), ...(authenticator ? { authenticator } : {}) });
+    const registry = newRegistry();
+    // Leases (--enable-lease-controller) bring the Kubernetes client: loaded only then.
+    const ha = config.enableLeaseController
+      ? (await import('./server/ha/from-config.js')).serverHAFromConfig(config, { logger, registry })
+      : undefined;
+    server = new TunnelServer(config, { logger, registry, ...(authenticator ? { authenticator } : {}), ...(ha ? { ha } : {}) });
     addresses = await server.start();
   } catch (err) {
     logger.error(describeStartupError(err, serverListeners(config)), { code: errorCode(err) });

@@ -13,7 +13,9 @@ import { ClientSet } from './client-set.js';
 import type { AgentConfig } from './config.js';
 import { TIMING } from './defaults.js';
 import { type EndpointDialer, tcpDialer } from './dialer.js';
+import { aliasDialer } from './dial-alias.js';
 import { adminRoutes, healthRoutes } from './health.js';
+import type { ServerCounter } from './lease-counter.js';
 import { connectionLimits } from './limits.js';
 import { grpcConnector, type ServerConnector } from './server-connection.js';
 import { StreamSession } from './session.js';
@@ -30,6 +32,11 @@ export interface AgentDeps {
   clock?: AgentClock;
   /** Opens server connections; gRPC over TLS (grpcConnector) by default. Tests may swap it. */
   connector?: ServerConnector;
+  /**
+   * The server count besides the headers. Default: with config.countServerLeases,
+   * a LeaseCounter through config.kubeconfig or the in-cluster configuration.
+   */
+  serverCounter?: ServerCounter;
 }
 
 /** Ports bound by start(): the actual port (useful with 0), or -1 when disabled. */
@@ -57,6 +64,7 @@ export class TunnelAgent {
   private readonly clock: AgentClock;
   private readonly dialer: EndpointDialer;
   private clients: ClientSet | undefined;
+  private counter: ServerCounter | undefined;
   private health: HttpEndpoint | undefined;
   private admin: HttpEndpoint | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
@@ -66,10 +74,10 @@ export class TunnelAgent {
     config: AgentConfig,
     private readonly deps: AgentDeps,
   ) {
-    this.config = { ...config, alpnProto: [...config.alpnProto] };
+    this.config = { ...config, alpnProto: [...config.alpnProto], dialAliases: { ...config.dialAliases } };
     this.metrics = new AgentMetrics(deps.registry);
     this.clock = deps.clock ?? realClock;
-    this.dialer = deps.dialer ?? tcpDialer;
+    this.dialer = aliasDialer(deps.dialer ?? tcpDialer, this.config.dialAliases);
     this.log = deps.logger;
   }
 
@@ -94,8 +102,11 @@ export class TunnelAgent {
     if (this.config.alpnProto.length > 0) {
       this.log.warn('--alpn-proto is ignored: grpc-js offers only h2 over TLS', { alpnProto: this.config.alpnProto });
     }
+    const counter = this.deps.serverCounter ?? (await this.leaseCounter());
     const clients = new ClientSet({
       targets,
+      ...(counter ? { leaseCount: () => counter.count() } : {}),
+      serverCountSource: this.config.serverCountSource,
       connector:
         this.deps.connector ??
         grpcConnector({ config: this.config, clock: this.clock, handshakeTimeoutMs: TIMING.handshakeTimeoutMs }),
@@ -148,7 +159,9 @@ export class TunnelAgent {
       throw e;
     }
     this.clients = clients;
+    this.counter = counter;
     this.state = 'running';
+    counter?.start();
     clients.start();
     const addresses: AgentAddresses = { healthPort: this.health?.port ?? -1, adminPort: this.admin?.port ?? -1 };
     this.log.info('agent started', {
@@ -180,8 +193,22 @@ export class TunnelAgent {
     const wasRunning = this.state === 'running';
     this.state = 'stopped';
     await this.clients?.stop();
+    await this.counter?.stop();
     await this.closeEndpoints();
     if (wasRunning) this.log.info('agent stopped');
+  }
+
+  /** With --count-server-leases, a LeaseCounter (loaded only then: it brings the Kubernetes client). */
+  private async leaseCounter(): Promise<ServerCounter | undefined> {
+    if (!this.config.countServerLeases) return undefined;
+    const { leaseCounterFromConfig } = await import('./lease-counter.js');
+    const counter = leaseCounterFromConfig(this.config, { clock: this.clock, logger: this.log.child({ component: 'lease-counter' }) });
+    this.log.info('counting server leases', {
+      namespace: this.config.leaseNamespace,
+      selector: this.config.leaseLabelSelector,
+      serverCountSource: this.config.serverCountSource,
+    });
+    return counter;
   }
 
   private async closeEndpoints(): Promise<void> {

@@ -6,8 +6,9 @@
  *   streams than wanted are open (or always with syncForever), open one new
  *   connection. A server id already held is closed and retried next tick.
  *   Errors grow the interval ×1.5 up to syncIntervalCapMs; a success resets it.
- *   The count wanted is the larger of the `servercount` of the last newly
- *   added server and the number of listed server addresses.
+ *   The count wanted (server-count.ts) is the `servercount` of the last
+ *   newly added server, or the live Lease count (--count-server-leases,
+ *   --server-count-source), and at least the number of listed addresses.
  * - Addresses (beyond upstream): with several, each attempt goes to the next
  *   address that holds no stream yet, else round-robin.
  * - Probe: every probeIntervalMs a stream whose channel is not READY is removed.
@@ -20,6 +21,7 @@ import type { AgentClock } from './clock.js';
 import { TIMING } from './defaults.js';
 import { AgentError, ServerRefusedError } from './errors.js';
 import { grpcCodeName } from './grpc-options.js';
+import { type ServerCountSource, wantedServers } from './server-count.js';
 import type { ServerConnection, ServerConnector } from './server-connection.js';
 import type { ServerTarget } from './server-target.js';
 import type { EndpointConnInfo, StreamSession } from './session.js';
@@ -34,6 +36,10 @@ export interface ClientSetOptions {
   syncIntervalCapMs: number;
   probeIntervalMs: number;
   syncForever: boolean;
+  /** Live server Leases (--count-server-leases); unset: the count comes from the headers. */
+  leaseCount?: () => number;
+  /** --server-count-source; default 'default'. */
+  serverCountSource?: ServerCountSource;
   clock: AgentClock;
   /** Uniform in [0, 1), for jitter; Math.random by default. */
   random?: () => number;
@@ -93,7 +99,12 @@ export class ClientSet {
 
   /** The number of streams wanted. */
   get wanted(): number {
-    return Math.max(this.serverCount, this.o.targets.length);
+    return wantedServers({
+      source: this.o.serverCountSource ?? 'default',
+      header: this.serverCount,
+      leases: this.o.leaseCount?.(),
+      addresses: this.o.targets.length,
+    });
   }
 
   /** True when at least one stream is open and the set is not draining. */
@@ -191,6 +202,7 @@ export class ClientSet {
   }
 
   private async connectOnce(): Promise<Outcome> {
+    this.o.metrics.knownServerCount.set(this.wanted);
     if (!this.o.syncForever && this.entries.size >= this.wanted) return 'enough';
     const target = this.pickTarget();
     const attempt = new AbortController();

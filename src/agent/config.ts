@@ -31,6 +31,30 @@ export interface AgentConfig {
   xfrChannelSize: number;
   /** Endpoint dial timeout (upstream: a 5 s constant). */
   dialTimeoutMs: number;
+  /**
+   * Beyond upstream: host aliases for endpoint dials. A dial to `name:port`
+   * whose host is a key here goes to `<value>:port` instead, e.g.
+   * `{ 'cluster-a': 'kubernetes.default.svc' }` so that the meta cluster
+   * reaches this cluster's apiserver as `cluster-a:443`. Empty = none.
+   */
+  dialAliases: Record<string, string>;
+
+  /**
+   * Upstream --count-server-leases: the server count comes from the live
+   * Leases matching leaseLabelSelector in leaseNamespace (see
+   * serverCountSource), read through `kubeconfig` or the in-cluster
+   * configuration.
+   */
+  countServerLeases: boolean;
+  leaseNamespace: string;
+  leaseLabelSelector: string;
+  /**
+   * default: the Lease count when countServerLeases is on, else the
+   * `servercount` header; max: the larger of both. At least 1.
+   */
+  serverCountSource: 'default' | 'max';
+  /** Kubeconfig for reading Leases; '' = in-cluster configuration. */
+  kubeconfig: string;
 
   /** /healthz, /readyz, /metrics. -1 = disabled. */
   healthServerHost: string;

@@ -23,15 +23,21 @@ export const AGENT_DEFAULTS: Readonly<AgentConfig> = Object.freeze({
   keepaliveTimeMs: 3_600_000,
   xfrChannelSize: 150,
   dialTimeoutMs: 5_000,
+  dialAliases: Object.freeze({}) as Record<string, string>,
+  countServerLeases: false,
+  leaseNamespace: 'kube-system',
+  leaseLabelSelector: 'k8s-app=konnectivity-server',
+  serverCountSource: 'default',
+  kubeconfig: '',
   healthServerHost: '',
   healthServerPort: 8093,
   adminBindAddress: '127.0.0.1',
   adminServerPort: 8094,
 });
 
-/** A complete config: the defaults with `overrides` applied (arrays copied, never shared). */
+/** A complete config: the defaults with `overrides` applied (arrays and maps copied, never shared). */
 export function defaultAgentConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return { ...AGENT_DEFAULTS, alpnProto: [...AGENT_DEFAULTS.alpnProto], ...overrides };
+  return { ...AGENT_DEFAULTS, alpnProto: [...AGENT_DEFAULTS.alpnProto], dialAliases: {}, ...overrides };
 }
 
 /** Timing constants of the agent that are not flags. */
@@ -53,4 +59,6 @@ export const TIMING = Object.freeze({
   dialGuardGraceMs: 1_000,
   /** TCP keepalive on endpoint sockets (Go's net.Dialer default). */
   endpointKeepaliveMs: 15_000,
+  /** With countServerLeases, the server Leases are listed this often (upstream watches them with an informer). */
+  leaseListIntervalMs: 5_000,
 });

@@ -56,6 +56,13 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     group: 'server-connection',
     doc: 'Packets queued per connection before backpressure applies.',
   },
+  {
+    name: 'dial-alias',
+    kind: 'list',
+    def: '',
+    group: 'routing',
+    doc: 'Not upstream: name=host pairs (repeatable or comma-separated). A dial to name:port goes to host:port, e.g. cluster-a=kubernetes.default.svc so that the meta cluster reaches this apiserver as cluster-a:443.',
+  },
   // TLS and authentication
   {
     name: 'ca-cert',

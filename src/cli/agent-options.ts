@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AgentConfig } from '../agent/config.js';
+import { parseDialAliases } from '../agent/dial-alias.js';
 import { defaultAgentConfig } from '../agent/defaults.js';
 import { parseIdentifiers } from '../protocol/identifiers.js';
 import type { FlagValues } from './flag-values.js';
@@ -52,6 +53,13 @@ export function agentConfigFromFlags(values: FlagValues, env: NodeJS.ProcessEnv,
     healthServerPort: values.int('health-server-port') ?? d.healthServerPort,
     adminBindAddress: str('admin-bind-address', d.adminBindAddress),
     adminServerPort: values.int('admin-server-port') ?? d.adminServerPort,
+    dialAliases: dialAliases(values.list('dial-alias')) ?? d.dialAliases,
+    countServerLeases: values.bool('count-server-leases') ?? d.countServerLeases,
+    leaseNamespace: str('lease-namespace', d.leaseNamespace),
+    // --lease-label is the older name of --lease-label-selector.
+    leaseLabelSelector: values.string('lease-label-selector') ?? values.string('lease-label') ?? d.leaseLabelSelector,
+    serverCountSource: values.string('server-count-source') === 'max' ? 'max' : d.serverCountSource,
+    kubeconfig: str('kubeconfig', d.kubeconfig),
     allowEphemeralPorts: eph,
   };
 
@@ -108,7 +116,16 @@ function checkEndpoints(c: AgentConfig, eph: boolean): void {
   checkPort('admin-server-port', c.adminServerPort, rule);
 }
 
-/** Flags without effect yet still get their values checked, so a manifest error shows today. */
+function dialAliases(entries: string[] | undefined): Record<string, string> | undefined {
+  if (entries === undefined) return undefined;
+  try {
+    return parseDialAliases(entries);
+  } catch (e) {
+    throw new UsageError(`invalid value for --dial-alias: ${(e as Error).message}; expected name=host, e.g. cluster-a=kubernetes.default.svc`);
+  }
+}
+
+/** Values checked before use (and of flags without effect yet, so a manifest error shows today). */
 function checkNotYetValues(values: FlagValues): void {
   const source = values.string('server-count-source');
   if (source !== undefined) checkOneOf('server-count-source', source, SERVER_COUNT_SOURCES);

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ProxyStrategy, ServerConfig } from '../server/config.js';
 import { defaultServerConfig } from '../server/defaults.js';
+import { parseLabels } from '../server/ha/defaults.js';
 import type { FlagValues } from './flag-values.js';
 import {
   checkAtLeast,
@@ -44,6 +45,9 @@ export function serverConfigFromFlags(
     ...d,
     serverID: values.string('server-id') || env['PROXY_SERVER_ID'] || randomUUID(),
     serverCount: values.int('server-count') ?? d.serverCount,
+    enableLeaseController: values.bool('enable-lease-controller') ?? d.enableLeaseController,
+    leaseNamespace: str('lease-namespace', d.leaseNamespace),
+    leaseLabels: leaseLabels(values.string('lease-label')) ?? d.leaseLabels,
     udsName: str('uds-name', d.udsName),
     deleteExistingUdsFile: values.bool('delete-existing-uds-file') ?? d.deleteExistingUdsFile,
     serverPort: values.int('server-port') ?? d.serverPort,
@@ -182,6 +186,12 @@ function checkTuning(c: ServerConfig, values: FlagValues): void {
   }
   const label = values.string('lease-label');
   if (label !== undefined) checkLabels('lease-label', label);
+}
+
+function leaseLabels(text: string | undefined): Record<string, string> | undefined {
+  if (text === undefined) return undefined;
+  checkLabels('lease-label', text);
+  return parseLabels(text);
 }
 
 function proxyStrategies(text: string | undefined): ProxyStrategy[] | undefined {

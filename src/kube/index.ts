@@ -9,6 +9,8 @@ export { createCsrClient, toCsrRecord, type CsrClientOptions } from './csr-clien
 export type { CsrClient, CsrCondition, CsrCreate, CsrEvent, CsrList, CsrRecord, CsrWatch, CsrWatchOptions } from './csr-types.js';
 export { csrOutcome, waitForCsr, type CsrOutcome, type WaitForCsrOptions } from './csr-wait.js';
 export { createLeaseStore, type LeaseStoreOptions } from './lease-store.js';
+export { countLiveLeases, isLeaseLive, leaseExpiresAt } from './lease-validity.js';
+export { PeriodicTask, type Step, type TaskTimers } from './periodic.js';
 export { DEFAULT_REQUEST_TIMEOUT_MS } from './request.js';
 export { createSecretStore, type SecretStoreOptions } from './secret-store.js';
 export { createTokenReviewer, type TokenReviewerOptions } from './token-reviewer.js';

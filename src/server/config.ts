@@ -9,8 +9,24 @@ export type ProxyStrategy = 'default' | 'destHost' | 'defaultRoute';
 export interface ServerConfig {
   /** Sent to agents in the `serverid` header. */
   serverID: string;
-  /** Sent to agents in the `servercount` header. */
+  /**
+   * Sent to agents in the `servercount` header. With enableLeaseController
+   * the header carries the number of live Leases instead, and this is only
+   * the count used until one is known.
+   */
   serverCount: number;
+  /**
+   * Upstream --enable-lease-controller: hold Lease
+   * `konnectivity-proxy-server-<serverID>` in leaseNamespace (renewed every
+   * 15 s, 30 s duration), delete expired Leases with leaseLabels every 15 s,
+   * and send the number of live ones as `servercount`. Reaches Kubernetes
+   * through `kubeconfig`, else the in-cluster configuration.
+   */
+  enableLeaseController: boolean;
+  /** Namespace of the replicas' Leases (--lease-namespace). */
+  leaseNamespace: string;
+  /** Labels of this replica's Lease, and the selector of the ones collected (--lease-label). */
+  leaseLabels: Record<string, string>;
 
   /** Frontend (ProxyService and HTTP CONNECT) on a Unix socket; '' = none. */
   udsName: string;
@@ -71,6 +87,7 @@ export interface ServerConfig {
   agentNamespace: string;
   agentServiceAccount: string;
   authenticationAudience: string;
+  /** Kubeconfig of the meta cluster (token reviews, Leases); '' = in-cluster configuration. */
   kubeconfig: string;
 
   /** Allow port 0 (ephemeral) for tests and the demo. */

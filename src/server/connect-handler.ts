@@ -17,7 +17,8 @@ export interface ConnectHandlerDeps {
   relay: Relay;
   authenticator: AgentAuthenticator;
   serverID: string;
-  serverCount: number;
+  /** The `servercount` value for this agent (a flag, or the live Lease count). */
+  serverCount: () => number;
   logger: Logger;
   metrics: ServerMetrics;
 }
@@ -96,7 +97,7 @@ async function serveConnect(call: grpc.ServerDuplexStream<Buffer, Buffer>, deps:
 
   const header = new grpc.Metadata();
   header.set(MD.serverID, deps.serverID);
-  header.set(MD.serverCount, String(deps.serverCount));
+  header.set(MD.serverCount, String(deps.serverCount()));
   call.sendMetadata(header);
   await serveAgentStream(stream, deps, { agentID, identifiersText, identifiers, identity });
 }

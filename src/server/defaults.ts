@@ -11,6 +11,9 @@ import type { ServerConfig } from './config.js';
 export const SERVER_DEFAULTS: Readonly<ServerConfig> = Object.freeze({
   serverID: '',
   serverCount: 1,
+  enableLeaseController: false,
+  leaseNamespace: 'kube-system',
+  leaseLabels: Object.freeze({ 'k8s-app': 'konnectivity-server' }) as Record<string, string>,
 
   udsName: '',
   deleteExistingUdsFile: true,
@@ -50,8 +53,8 @@ export const SERVER_DEFAULTS: Readonly<ServerConfig> = Object.freeze({
 } satisfies ServerConfig);
 
 /**
- * A complete config: the defaults with `overrides` applied. Arrays are
- * copied, never shared; `serverID` is a fresh random UUID unless given
+ * A complete config: the defaults with `overrides` applied. Arrays and
+ * label maps are copied, never shared; `serverID` is a fresh random UUID unless given
  * (upstream: env PROXY_SERVER_ID, else a UUID; the CLI reads the env).
  */
 export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
@@ -60,6 +63,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     serverID: randomUUID(),
     proxyStrategies: [...SERVER_DEFAULTS.proxyStrategies],
     cipherSuites: [...SERVER_DEFAULTS.cipherSuites],
+    leaseLabels: { ...SERVER_DEFAULTS.leaseLabels },
     ...overrides,
   };
 }

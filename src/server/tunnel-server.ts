@@ -22,6 +22,8 @@ import { connectionsView } from './connections-view.js';
 import { agentsView, startAdminEndpoint, startHealthEndpoint } from './endpoints.js';
 import { ServerError } from './errors.js';
 import { FrontendListeners } from './frontend-listener.js';
+import { staticServerHA } from './ha/static-ha.js';
+import type { ServerHA } from './ha/types.js';
 import { agentServerOptions, frontendServerOptions } from './grpc-options.js';
 import { serveProxyStream } from './grpc-frontend.js';
 import { makeHttpConnectHandler } from './http-connect.js';
@@ -45,6 +47,12 @@ export interface ServerDeps {
   random?: () => number;
   /** Dial ids of HTTP CONNECT dials; default randomDialID. */
   dialIDs?: DialIDSource;
+  /**
+   * Replica membership: the `servercount` sent to agents, started after the
+   * listeners and stopped first on shutdown. Default: config.serverCount
+   * (main.ts passes Leases with --enable-lease-controller; see ha/from-config.ts).
+   */
+  ha?: ServerHA;
 }
 
 /** The actually bound addresses. */
@@ -84,6 +92,7 @@ export class TunnelServer {
   private readonly limits: ServerLimits;
   private readonly registry: BackendRegistry;
   private readonly relay: Relay;
+  private readonly ha: ServerHA;
   private agentServer: grpc.Server | undefined;
   private frontendServer: grpc.Server | undefined;
   private injector: ReturnType<grpc.Server['createConnectionInjector']> | undefined;
@@ -99,6 +108,7 @@ export class TunnelServer {
     this.log = deps.logger.child({ serverID: config.serverID });
     this.clock = deps.clock ?? systemClock;
     this.limits = resolveLimits(deps.limits);
+    this.ha = deps.ha ?? staticServerHA(config.serverCount);
     this.registry = new BackendRegistry(config.proxyStrategies, this.metrics, deps.random);
     this.relay = new Relay({
       logger: this.log,
@@ -148,7 +158,7 @@ export class TunnelServer {
         relay: this.relay,
         authenticator,
         serverID: c.serverID,
-        serverCount: c.serverCount,
+        serverCount: () => this.ha.serverCount(),
         logger: this.log,
         metrics: this.metrics,
       }),
@@ -243,6 +253,7 @@ export class TunnelServer {
       this.endpoints.push(ep);
       out.adminPort = ep.port;
     }
+    this.ha.start();
     this.log.info('tunnel server started', { ...out, strategies: c.proxyStrategies.join(',') });
     return out;
   }
@@ -259,6 +270,8 @@ export class TunnelServer {
   }
 
   private async stopAll(graceful: boolean): Promise<void> {
+    // Withdraw first (delete the Lease), so agents stop counting this replica.
+    await this.ha.stop();
     await this.listeners?.stopAccepting();
     const grace = graceful ? this.config.gracefulShutdownTimeoutMs : 0;
     if (grace > 0 && this.relay.sessions.size > 0) {

@@ -290,6 +290,9 @@ export function testServerConfig(pki: { caCert: string; serverCert: string; serv
   return {
     serverID: 'server-test',
     serverCount: 1,
+    enableLeaseController: false,
+    leaseNamespace: 'kube-system',
+    leaseLabels: { 'k8s-app': 'konnectivity-server' },
     udsName: '',
     deleteExistingUdsFile: true,
     serverPort: 0,

@@ -181,7 +181,7 @@ describe('every upstream flag name is accepted', () => {
   it('knows no flag that upstream does not have, apart from ours', () => {
     const ours = ['help', 'version', 'log-level', 'log-format'];
     const server = new Set([...UPSTREAM_SERVER_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours]);
-    const agent = new Set([...UPSTREAM_AGENT_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours, 'mode']);
+    const agent = new Set([...UPSTREAM_AGENT_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours, 'mode', 'dial-alias']);
     expect(roleFlags('server').map((f) => f.name).filter((n) => !server.has(n))).toEqual([]);
     expect(roleFlags('agent').map((f) => f.name).filter((n) => !agent.has(n))).toEqual([]);
   });
@@ -224,7 +224,8 @@ describe('help and version', () => {
     }
     expect(help).toMatch(/--agent-port int\s+Port agents connect to.*\(default 8091\)/s);
     expect(help).toMatch(/--keepalive-time duration\s+.*\(default 1h0m0s\)/s);
-    expect(help).toMatch(/--enable-lease-controller[^\n]*\n?[^\n]*\[no effect yet\]/);
+    expect(help).toMatch(/--kubeconfig-qps[^\n]*\n?[^\n]*\[no effect yet\]/);
+    expect(help).not.toMatch(/--enable-lease-controller[^\n]*\n?[^\n]*\[no effect yet\]/);
   });
 
   it('agent help lists every agent flag', () => {

@@ -134,14 +134,30 @@ describe('tunnel --mode=agent: validation', () => {
     expect(refusal(['--proxy-server-port=70000'])).toMatch(/--proxy-server-port 70000.*expected 1-65535/);
   });
 
-  it('checks values of flags that have no effect yet', () => {
+  it('checks the lease counting flags', () => {
     expect(refusal(['--server-count-source=foobar'])).toMatch(/invalid value "foobar" for --server-count-source: expected one of '', default, max/);
     expect(refusal(['--lease-label-selector=*notavalidlabel*'])).toMatch(/--lease-label-selector: expected a label selector/);
     expect(refusal(['--lease-label=*notavalidlabel*'])).toMatch(/--lease-label: expected a label selector/);
-    expect(agent(['--lease-label-selector=k8s-app=konnectivity-server,component=proxy']).warnings).toEqual([
-      'flag --lease-label-selector has no effect yet',
-    ]);
+    expect(agent(['--lease-label-selector=k8s-app=konnectivity-server,component=proxy']).warnings).toEqual([]);
     expect(agent(['--lease-label-selector=env in (prod,staging),!canary']).config).toBeDefined();
+  });
+
+  it('maps the lease counting flags into the config, --lease-label being the older name of --lease-label-selector', () => {
+    const c = agent(['--count-server-leases', '--lease-namespace=tunnel', '--lease-label=app=tunnel', '--server-count-source=max']).config;
+    expect(c).toMatchObject({ countServerLeases: true, leaseNamespace: 'tunnel', leaseLabelSelector: 'app=tunnel', serverCountSource: 'max' });
+    expect(agent(['--lease-label=app=old', '--lease-label-selector=app=new']).config.leaseLabelSelector).toBe('app=new');
+    expect(agent(['--server-count-source=']).config.serverCountSource).toBe('default');
+    expect(agent([]).config).toMatchObject({ countServerLeases: false, leaseNamespace: 'kube-system', leaseLabelSelector: 'k8s-app=konnectivity-server' });
+  });
+
+  it('maps --dial-alias name=host pairs, repeatable or comma-separated, and refuses malformed ones', () => {
+    expect(agent(['--dial-alias=cluster-a=127.0.0.1,Cluster-B=kubernetes.default.svc', '--dial-alias', 'c=10.0.0.1']).config.dialAliases).toEqual({
+      'cluster-a': '127.0.0.1',
+      'cluster-b': 'kubernetes.default.svc',
+      c: '10.0.0.1',
+    });
+    expect(refusal(['--dial-alias=cluster-a'])).toMatch(/invalid value for --dial-alias: "cluster-a" is not name=host/);
+    expect(refusal(['--dial-alias=a:443=b'])).toMatch(/--dial-alias: "a:443=b": the alias "a:443" must be a bare host name/);
   });
 
   it('refuses --xfr-channel-size below 1', () => {
@@ -153,9 +169,9 @@ describe('tunnel --mode=agent: validation', () => {
   });
 
   it('warns for flags without effect: not yet, deprecated and removed upstream', () => {
-    const { warnings } = agent(['--count-server-leases', '--warn-on-channel-limit', '--enable-push-service-account-token']);
+    const { warnings } = agent(['--kube-api-content-type=application/json', '--warn-on-channel-limit', '--enable-push-service-account-token']);
     expect(warnings).toEqual([
-      'flag --count-server-leases has no effect yet',
+      'flag --kube-api-content-type has no effect yet',
       expect.stringMatching(/^flag --warn-on-channel-limit has no effect \(/),
       expect.stringMatching(/^flag --enable-push-service-account-token has no effect \(/),
     ]);

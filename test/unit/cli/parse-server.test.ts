@@ -314,17 +314,20 @@ describe('tunnel --mode=server: other checks', () => {
     expect(refusal([...tcpServer(), '--enable-contention-profiling'])).toMatch(/--enable-contention-profiling needs --enable-profiling/);
   });
 
-  it('checks --lease-label even though leases have no effect yet', () => {
+  it('checks --lease-label and maps the lease flags into the config', () => {
     expect(refusal([...tcpServer(), '--lease-label=*notavalidlabel*'])).toMatch(/--lease-label: expected comma-separated key=value/);
+    const c = server([...tcpServer(), '--enable-lease-controller', '--lease-namespace=tunnel', '--lease-label=app=tunnel, tier=proxy']).config;
+    expect(c).toMatchObject({ enableLeaseController: true, leaseNamespace: 'tunnel', leaseLabels: { app: 'tunnel', tier: 'proxy' } });
+    expect(server(tcpServer()).config).toMatchObject({
+      enableLeaseController: false,
+      leaseNamespace: 'kube-system',
+      leaseLabels: { 'k8s-app': 'konnectivity-server' },
+    });
   });
 
   it('warns once per flag that has no effect yet', () => {
-    const { warnings } = server([...tcpServer(), '--enable-lease-controller', '--kubeconfig-qps=5', '--lease-namespace=x']);
-    expect(warnings).toEqual([
-      'flag --kubeconfig-qps has no effect yet',
-      'flag --enable-lease-controller has no effect yet',
-      'flag --lease-namespace has no effect yet',
-    ]);
+    const { warnings } = server([...tcpServer(), '--enable-lease-controller', '--kubeconfig-qps=5', '--kubeconfig-burst=3']);
+    expect(warnings).toEqual(['flag --kubeconfig-qps has no effect yet', 'flag --kubeconfig-burst has no effect yet']);
   });
 
   it('warns that a deprecated flag has no effect', () => {
