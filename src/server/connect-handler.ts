@@ -23,8 +23,8 @@ export interface ConnectHandlerDeps {
   metrics: ServerMetrics;
 }
 
-/** A refusal of a Connect before any header: gRPC status and message. */
-interface Refusal {
+/** A refusal of a Connect (or a pull call) before any header: gRPC status and message. */
+export interface Refusal {
   code: grpc.status;
   message: string;
   /** bad_input_total reason. */
@@ -153,11 +153,12 @@ export async function serveAgentStream(
  * fields with ", " before grpc-js sees them, so a joined value is split back
  * (agent ids never contain ", "; Go URL-encodes commas in identifiers).
  */
-function values(md: grpc.Metadata, key: string): string[] {
+export function values(md: grpc.Metadata, key: string): string[] {
   return md.get(key).flatMap((v) => String(v).split(', '));
 }
 
-function authRefusal(e: unknown): Refusal {
+/** The refusal for an authenticator's rejection. */
+export function authRefusal(e: unknown): Refusal {
   if (e instanceof AgentAuthError) {
     return e.code === 'ERR_AGENT_FORBIDDEN'
       ? { code: grpc.status.PERMISSION_DENIED, message: e.message, reason: 'forbidden' }
