@@ -1,8 +1,8 @@
 /**
  * Test peers for the agent: a minimal fake proxy server (a grpc-js Server
  * with AgentService, TLS from the dev PKI) that records what agents send and
- * lets the test drive packets; a round-robin TCP forwarder standing in for a
- * load balancer; a TCP echo target; a logger that keeps its records.
+ * lets the test drive packets; the round-robin TCP balancer (tcp-balancer.ts)
+ * under its older name; a TCP echo target; a logger that keeps its records.
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
@@ -164,47 +164,8 @@ export class FakeProxyServer {
   }
 }
 
-/** A TCP forwarder that sends each new connection to the next backend port in turn: a round-robin load balancer. */
-export class RoundRobinForwarder {
-  private next = 0;
-  private readonly sockets = new Set<net.Socket>();
-
-  private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
-    /** Backend ports on 127.0.0.1; may be changed while running. */
-    public backends: number[],
-  ) {}
-
-  static async start(backends: number[]): Promise<RoundRobinForwarder> {
-    let self: RoundRobinForwarder | undefined;
-    const server = net.createServer((s) => self!.forward(s));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    self = new RoundRobinForwarder(server, (server.address() as net.AddressInfo).port, backends);
-    return self;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((r) => this.server.close(r));
-  }
-
-  private forward(client: net.Socket): void {
-    const port = this.backends[this.next++ % this.backends.length]!;
-    const upstream = net.connect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      this.sockets.add(s);
-      s.on('error', () => undefined);
-      s.once('close', () => {
-        this.sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  }
-}
+/** The round-robin balancer, under its older name (see tcp-balancer.ts). */
+export { TcpBalancer as RoundRobinForwarder } from './tcp-balancer.js';
 
 /** A TCP echo server on 127.0.0.1 that tracks its sockets. */
 export class EchoTarget {
