@@ -130,16 +130,36 @@ class HttpConnectFrontend implements Frontend {
 /** Builds the handler for CONNECT requests whose head was read. */
 export function makeHttpConnectHandler(deps: HttpConnectDeps): (socket: Duplex, head: RequestHead, peer: string) => void {
   return (socket, head, peer) => {
-    try {
-      dialHost(head.target);
-    } catch (e) {
+    const bad = connectTargetError(head.target);
+    if (bad !== undefined) {
       deps.metrics.badInput.inc({ source: 'http', reason: 'bad_target' });
-      deps.logger.warn('bad CONNECT target', { peer, error: (e as Error).message });
-      respondAndClose(socket, 400, 'Bad Request', (e as Error).message + '\n');
+      deps.logger.warn('bad CONNECT target', { peer, error: bad });
+      respondAndClose(socket, 400, 'Bad Request', bad + '\n');
       return;
     }
     serveConnect(socket, head, peer, deps);
   };
+}
+
+/**
+ * Why a CONNECT request-target cannot be dialed (undefined when it can): it
+ * must be host:port with a host and a decimal port 1-65535, IPv6 literals in
+ * brackets. Stricter than upstream, which hands anything to the agent (where
+ * an empty host means the agent's own localhost).
+ */
+export function connectTargetError(target: string): string | undefined {
+  let host: string;
+  try {
+    host = dialHost(target);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const port = target.slice(target.lastIndexOf(':') + 1);
+  if (host === '') return `dial address "${target}" is not host:port: missing host`;
+  if (!/^[0-9]{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    return `dial address "${target}" is not host:port: the port must be a number from 1 to 65535`;
+  }
+  return undefined;
 }
 
 function serveConnect(socket: Duplex, head: RequestHead, peer: string, deps: HttpConnectDeps): void {
