@@ -31,7 +31,7 @@ describe('wantedServers (--server-count-source)', () => {
     ['max', 42, 24, 1, 42, 'max: the larger (header)'],
     ['max', 0, 0, 1, 1, 'max: both zero gives 1'],
     ['default', 1, 1, 3, 3, 'at least the number of listed addresses'],
-  ] as const)('%s header=%s leases=%s addresses=%s → %s (%s)', (source, header, leases, addresses, want) => {
+  ] as const)('%s header=%s leases=%s addresses=%s → %s (%s)', (source, header, leases, addresses, want, _why) => {
     expect(wantedServers({ source, header, leases, addresses })).toBe(want);
   });
 });
