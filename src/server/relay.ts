@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
-import { closeReq, dialCls, type Packet, packetTypeName } from '../protocol/index.js';
+import { closeReq, dialCls, type Packet, PacketType, packetTypeName } from '../protocol/index.js';
 import { handleAgentPacket } from './agent-handlers.js';
 import { Backend, type BackendInit } from './backend.js';
 import { handleClientPacket } from './client-handlers.js';
@@ -145,6 +145,8 @@ export class Relay {
   failDial(s: ClientSession, random: bigint, reason: DialFailureReason, message: string): void {
     s.state = 'done';
     s.log.debug('dial failed', { reason, error: message });
+    // The client gets a DIAL_RSP (or its HTTP status) from the server itself; upstream counts it too.
+    this.metrics.stream.packet('to_client', PacketType.DIAL_RSP);
     const f: DialFailure = { random, reason, message };
     s.outbox.push(32, () => s.frontend.dialFailed(f));
   }
