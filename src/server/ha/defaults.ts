@@ -15,6 +15,12 @@ export const LEASE_DEFAULTS = Object.freeze({
   renewIntervalMs: 15_000,
   /** Expired Leases matching the labels are deleted this often. */
   gcIntervalMs: 15_000,
+  /**
+   * The Leases are listed this often, so that the count sent to agents
+   * follows a replica that starts or stops within seconds (upstream reads an
+   * informer's cache); culling still happens once per gcIntervalMs.
+   */
+  listIntervalMs: 5_000,
   /** After a failed renewal, the next attempt comes this much sooner than a regular one (never later than renewIntervalMs). */
   renewRetryMs: 2_000,
 });

@@ -1,9 +1,10 @@
 /**
  * The garbage collector of server Leases, which is also each replica's view
- * of how many replicas are live: every gcIntervalMs it lists the Leases that
- * carry the replicas' labels, keeps the list, and deletes the expired ones
- * with a resourceVersion precondition (a Lease renewed since the list is a
- * Conflict and stays). Every call is counted in the upstream Lease metrics.
+ * of how many replicas are live: every listIntervalMs it lists the Leases
+ * that carry the replicas' labels and keeps the list; on the first list
+ * after each gcIntervalMs it also deletes the expired ones with a
+ * resourceVersion precondition (a Lease renewed since the list is a Conflict
+ * and stays). Every call is counted in the upstream Lease metrics.
  */
 import { isConflict, isLeaseLive, KubeError, type LeaseRecord, type LeaseStore } from '../../kube/index.js';
 import type { Logger } from '../../observability/logger.js';
@@ -18,6 +19,8 @@ export interface LeaseCollectorOptions {
   /** Label selector of the replicas' Leases (their --lease-label labels). */
   selector: string;
   gcIntervalMs: number;
+  /** How often the Leases are listed (at most gcIntervalMs). */
+  listIntervalMs: number;
   clock: WallClock;
   logger: Logger;
   metrics: LeaseMetrics;
@@ -27,6 +30,7 @@ export interface LeaseCollectorOptions {
 export class LeaseCollector {
   private seen = new Map<string, LeaseRecord>();
   private listedOnce = false;
+  private lastCull = -Infinity;
   private readonly task: PeriodicTask;
 
   constructor(private readonly o: LeaseCollectorOptions) {
@@ -58,12 +62,15 @@ export class LeaseCollector {
   }
 
   private async step(): Promise<number> {
-    await this.collectOnce();
-    return this.o.gcIntervalMs;
+    const now = this.o.clock.now();
+    const cull = now - this.lastCull >= this.o.gcIntervalMs;
+    const listed = await this.collectOnce(cull);
+    if (cull && listed) this.lastCull = now;
+    return Math.min(this.o.listIntervalMs, this.o.gcIntervalMs);
   }
 
-  /** One pass: list, keep the view, delete what has expired. Never throws. */
-  private async collectOnce(): Promise<void> {
+  /** One pass: list and keep the view; with `cull`, delete what has expired. False when the list failed. Never throws. */
+  private async collectOnce(cull: boolean): Promise<boolean> {
     const { store, namespace, selector, logger, metrics } = this.o;
     let leases: LeaseRecord[];
     const listStart = performance.now();
@@ -73,15 +80,17 @@ export class LeaseCollector {
     } catch (e) {
       metrics.observeList(e, seconds(listStart));
       logger.warn('cannot list leases to garbage collect', { namespace, selector, error: (e as Error).message });
-      return;
+      return false;
     }
     this.seen = new Map(leases.map((l) => [l.name, l]));
     this.listedOnce = true;
+    if (!cull) return true;
     const now = this.o.clock.now();
     for (const lease of leases) {
       if (isLeaseLive(lease, now)) continue;
       await this.cull(lease);
     }
+    return true;
   }
 
   private async cull(lease: LeaseRecord): Promise<void> {

@@ -2,8 +2,9 @@
  * Upstream's lease controller (`--enable-lease-controller`): the replica
  * holds Lease `konnectivity-proxy-server-<serverID>` in --lease-namespace with
  * the --lease-label labels, collects expired ones, and tells connecting agents
- * the number of live Leases as `servercount` (at least 1; while none is
- * known, the last good count, initially --server-count).
+ * the number of live Leases as `servercount` (from a list at most
+ * listIntervalMs old and its own Lease; at least 1; while none is known, the
+ * last good count, initially --server-count).
  */
 import { countLiveLeases, leaseExpiresAt, type LeaseRecord, type LeaseStore } from '../../kube/index.js';
 import type { Logger } from '../../observability/logger.js';
@@ -28,6 +29,7 @@ export interface LeaseServerHAOptions {
   durationSeconds?: number;
   renewIntervalMs?: number;
   gcIntervalMs?: number;
+  listIntervalMs?: number;
   renewRetryMs?: number;
 }
 
@@ -62,6 +64,7 @@ export class LeaseServerHA implements ServerHA {
       namespace: o.namespace,
       selector: labelsToSelector(o.labels),
       gcIntervalMs: o.gcIntervalMs ?? LEASE_DEFAULTS.gcIntervalMs,
+      listIntervalMs: o.listIntervalMs ?? LEASE_DEFAULTS.listIntervalMs,
       clock: this.clock,
       logger: o.logger,
       metrics: o.metrics,

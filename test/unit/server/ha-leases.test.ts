@@ -121,7 +121,7 @@ describe('server replica Leases', () => {
   it('sends the number of live Leases as the server count once listed', async () => {
     const [a, b, c] = [replica('a'), replica('b'), replica('c')];
     await startAll(a, b, c);
-    await advance(15_000); // one collection pass after all three exist
+    await advance(5_000); // one list after all three exist
     expect([a, b, c].map((r) => r.ha.serverCount())).toEqual([3, 3, 3]);
     expect(a.ha.describe()).toMatchObject({ source: 'leases', namespace: NS, selector: 'k8s-app=konnectivity-server', ownLease: 'konnectivity-proxy-server-a' });
   });
@@ -136,21 +136,21 @@ describe('server replica Leases', () => {
     await advance(29_000); // 10:00:44: a's Lease (renewed 10:00:15) is still live
     expect(lease('a')).toBeDefined();
     expect(b.ha.serverCount()).toBe(2);
-    await advance(1_000); // 10:00:45: expired, and b collects right then
+    await advance(1_000); // 10:00:45: expired, and b culls right then (every 15 s)
     expect(lease('a')).toBeUndefined();
     expect(b.ha.serverCount()).toBe(1);
     const bm = await b.registry.metrics();
     expect(metric(bm, 'culled_leases_count')).toBe(1);
     expect(metric(bm, 'lease_delete_total', '{http_status_code="200",reason=""}')).toBe(1);
-    expect(metric(bm, 'lease_list_total', '{http_status_code="200",reason=""}')).toBe(4);
+    expect(metric(bm, 'lease_list_total', '{http_status_code="200",reason=""}')).toBe(10); // every 5 s since 10:00:00
     const am = await a.registry.metrics();
-    expect(metric(am, 'lease_list_total', '{http_status_code="503",reason="ServiceUnavailable"}')).toBe(2);
+    expect(metric(am, 'lease_list_total', '{http_status_code="503",reason="ServiceUnavailable"}')).toBe(6); // 10:00:20 to 10:00:45
 
     reconnect();
     await advance(2_000); // a's next retry
     expect(spec('a')).toMatchObject({ holderIdentity: 'a', acquireTime: '2026-03-01T10:00:46.000000Z', leaseTransitions: 0 });
     expect(a.ha.serverCount()).toBeGreaterThanOrEqual(1);
-    await advance(15_000); // b's next collection sees it again
+    await advance(5_000); // b's next list sees it again
     expect(b.ha.serverCount()).toBe(2);
     expect(lease('a')).toBeDefined();
   });
@@ -206,7 +206,7 @@ describe('server replica Leases', () => {
     await advance(15_000);
     await a.ha.stop();
     expect(lease('a')).toBeUndefined();
-    await advance(15_000);
+    await advance(5_000);
     expect(b.ha.serverCount()).toBe(1);
   });
 
