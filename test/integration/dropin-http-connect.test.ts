@@ -43,7 +43,7 @@ beforeAll(async () => {
   tcp = { port: server.frontendPort! };
   await startAgent({ pki, agentPort: server.agentPort, agentID: 'cluster-a' });
   await waitStatus(server.healthPort, '/readyz', 200);
-});
+}, 120_000);
 
 afterAll(async () => {
   for (const s of sockets) s.destroy();

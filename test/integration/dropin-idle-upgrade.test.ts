@@ -52,7 +52,7 @@ beforeAll(async () => {
   const agentLink = await fwd({ port: 0 }, { port: server.agentPort });
   agent = await startAgent({ pki, agentPort: (agentLink.listen as { port: number }).port, agentID: 'cluster-a', extra: [`--keepalive-time=${KEEPALIVE}`] });
   await waitStatus(server.healthPort, '/readyz', 200);
-});
+}, 120_000);
 
 afterAll(async () => {
   for (const s of sockets) s.destroy();

@@ -77,7 +77,7 @@ describe('drop-in: TLS flags on both listeners', () => {
     }
     const agent = await startAgent({ pki, agentPort: server.agentPort, agentID: 'cluster-a' });
     await waitStatus(agent.healthPort, '/readyz', 200);
-  });
+  }, 120_000);
 
   it('--cipher-suites limits TLS 1.2 suites on both listeners (TLS 1.3 is unaffected, as upstream)', async () => {
     const server = await startServer({ pki, uds: uds(), tcp: true, extra: ['--cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384'] });
@@ -97,7 +97,7 @@ describe('drop-in: TLS flags on both listeners', () => {
     }
     const agent = await startAgent({ pki, agentPort: server.agentPort, agentID: 'cluster-a' });
     await waitStatus(agent.healthPort, '/readyz', 200);
-  });
+  }, 120_000);
 });
 
 describe('drop-in: --graceful-shutdown-timeout', () => {
@@ -140,14 +140,14 @@ describe('drop-in: --graceful-shutdown-timeout', () => {
     } finally {
       await tunnel.close().catch(() => undefined);
     }
-  });
+  }, 120_000);
 
   it('exits at once when nothing is open', async () => {
     const server = await startServer({ pki, uds: uds(), extra: ['--graceful-shutdown-timeout=1m'] });
     server.proc.signal('SIGTERM');
     expect(await server.proc.exited).toBe(0);
     expect(server.proc.lines.some((l) => l.message === 'waiting for open connections to finish')).toBe(false);
-  });
+  }, 120_000);
 });
 
 describe('drop-in: --backend-dial-timeout', () => {
@@ -179,5 +179,5 @@ describe('drop-in: --backend-dial-timeout', () => {
     } finally {
       agent.close();
     }
-  });
+  }, 120_000);
 });

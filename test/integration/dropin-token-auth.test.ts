@@ -61,7 +61,7 @@ beforeAll(async () => {
   ]);
   const l = await server.listening();
   ports = { agent: l['agentPort'] as number, health: l['healthPort'] as number, admin: l['adminPort'] as number, uds };
-});
+}, 120_000);
 
 afterEach(async () => {
   for (const p of peers.splice(0)) p.close();
