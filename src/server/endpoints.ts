@@ -63,6 +63,14 @@ export interface AgentView {
   pendingDials: number;
 }
 
+/** Who this replica is: its id, the `servercount` agents get now, and where that count comes from. */
+export interface ReplicaView {
+  serverID: string;
+  serverCount: number;
+  /** Leases (namespace, selector, each Lease's holder and time left) or the --server-count flag. */
+  ha: Record<string, unknown>;
+}
+
 /** The admin view of connected agents. */
 export function agentsView(registry: BackendRegistry, clock: Clock): AgentView[] {
   const out: AgentView[] = [];
@@ -100,6 +108,8 @@ export function startAdminEndpoint(opts: {
   port: number;
   registry: Registry;
   agents: () => AgentView[];
+  /** This replica's id and the `servercount` it sends now, shown above the agents (ReplicaView). */
+  replica?: () => ReplicaView;
   /** Pending dials and established connections (connections-view.ts). */
   connections: () => ConnectionsView;
 }): Promise<HttpEndpoint> {
@@ -114,7 +124,7 @@ export function startAdminEndpoint(opts: {
     port: opts.port,
     routes: {
       '/metrics': metricsRoute(opts.registry),
-      '/agents': json(() => ({ agents: opts.agents() })),
+      '/agents': json(() => ({ ...opts.replica?.(), agents: opts.agents() })),
       '/connections': json(opts.connections),
     },
   });

@@ -248,6 +248,7 @@ export class TunnelServer {
         port: port('admin port', c.adminPort),
         registry: this.deps.registry,
         agents: () => agentsView(this.registry, this.clock),
+        replica: () => ({ serverID: c.serverID, serverCount: this.ha.serverCount(), ha: this.ha.describe() }),
         connections: () => connectionsView(this.relay, this.clock),
       });
       this.endpoints.push(ep);
