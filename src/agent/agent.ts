@@ -17,7 +17,10 @@ import { aliasDialer } from './dial-alias.js';
 import { adminRoutes, healthRoutes } from './health.js';
 import type { ServerCounter } from './lease-counter.js';
 import { connectionLimits } from './limits.js';
-import { grpcConnector, type ServerConnector } from './server-connection.js';
+import { defaultAgentPullConfig } from './pull/defaults.js';
+import type { PullClient } from './pull/pull-client.js';
+import { type PullAddresses, PullMode } from './pull/pull-mode.js';
+import { connectMetadata, grpcConnector, type ServerConnector } from './server-connection.js';
 import { StreamSession } from './session.js';
 import { validateAgentConfig } from './validate.js';
 
@@ -43,6 +46,8 @@ export interface AgentDeps {
 export interface AgentAddresses {
   healthPort?: number;
   adminPort?: number;
+  /** Pull mode's listeners, when configured. */
+  pull?: PullAddresses;
 }
 
 /** Counts of what the agent holds; all 0 after stop(). */
@@ -59,6 +64,12 @@ export interface AgentStats {
 export class TunnelAgent {
   /** The agent's metrics (upstream names), on deps.registry. */
   readonly metrics: AgentMetrics;
+  /**
+   * Pull mode, in process: `dial(name)`, `httpAgent()`, `kubeConfig()` reach
+   * named services on the server's side over this agent's connections.
+   */
+  readonly pull: PullClient;
+  private readonly pullMode: PullMode;
   private readonly config: AgentConfig;
   private readonly log: Logger;
   private readonly clock: AgentClock;
@@ -79,6 +90,13 @@ export class TunnelAgent {
     this.clock = deps.clock ?? realClock;
     this.dialer = aliasDialer(deps.dialer ?? tcpDialer, this.config.dialAliases);
     this.log = deps.logger;
+    this.pullMode = new PullMode({
+      config: this.config.pull ?? defaultAgentPullConfig(),
+      logger: this.log,
+      registry: deps.registry,
+      metadata: () => connectMetadata(this.config),
+    });
+    this.pull = this.pullMode.client;
   }
 
   /** True while at least one server stream is open and the agent is not draining. */
@@ -110,8 +128,9 @@ export class TunnelAgent {
       connector:
         this.deps.connector ??
         grpcConnector({ config: this.config, clock: this.clock, handshakeTimeoutMs: TIMING.handshakeTimeoutMs }),
-      createSession: (conn, logger) =>
-        new StreamSession({
+      createSession: (conn, logger) => {
+        this.pullMode.serverConnected(conn, logger);
+        return new StreamSession({
           stream: conn.stream,
           serverID: conn.serverID,
           dialer: this.dialer,
@@ -120,7 +139,8 @@ export class TunnelAgent {
           clock: this.clock,
           logger,
           metrics: this.metrics,
-        }),
+        });
+      },
       syncIntervalMs: this.config.syncIntervalMs,
       syncIntervalCapMs: this.config.syncIntervalCapMs,
       probeIntervalMs: this.config.probeIntervalMs,
@@ -129,12 +149,17 @@ export class TunnelAgent {
       logger: this.log,
       metrics: this.metrics,
     });
+    let pullAddresses: PullAddresses;
     try {
       if (this.config.healthServerPort >= 0) {
         this.health = await startHttpEndpoint({
           host: this.config.healthServerHost,
           port: this.config.healthServerPort,
-          routes: healthRoutes({ serverConnections: () => clients.size, draining: () => clients.isDraining }, this.deps.registry),
+          routes: healthRoutes(
+            { serverConnections: () => clients.size, draining: () => clients.isDraining },
+            this.deps.registry,
+            [this.pullMode.readinessCheck()],
+          ),
         });
       }
       if (this.config.adminServerPort >= 0) {
@@ -153,6 +178,7 @@ export class TunnelAgent {
           ),
         });
       }
+      pullAddresses = await this.pullMode.start();
     } catch (e) {
       await this.closeEndpoints();
       this.state = 'stopped';
@@ -164,6 +190,7 @@ export class TunnelAgent {
     counter?.start();
     clients.start();
     const addresses: AgentAddresses = { healthPort: this.health?.port ?? -1, adminPort: this.admin?.port ?? -1 };
+    if (Object.keys(pullAddresses.listen).length > 0 || pullAddresses.proxyPort !== undefined) addresses.pull = pullAddresses;
     this.log.info('agent started', {
       agentID: this.config.agentID,
       servers: targets.map((t) => t.address),
@@ -192,7 +219,9 @@ export class TunnelAgent {
   private async doStop(): Promise<void> {
     const wasRunning = this.state === 'running';
     this.state = 'stopped';
+    this.pullMode.client.shutdown();
     await this.clients?.stop();
+    await this.pullMode.stop();
     await this.counter?.stop();
     await this.closeEndpoints();
     if (wasRunning) this.log.info('agent stopped');

@@ -3,6 +3,7 @@
  * upstream proxy-agent flags; tests build it directly. Durations are in
  * milliseconds. Defaults live in ./defaults.ts.
  */
+import type { AgentPullConfig } from './pull/config.js';
 
 export interface AgentConfig {
   /** Sent as `agentid` metadata. */
@@ -65,4 +66,7 @@ export interface AgentConfig {
 
   /** Allow port 0 (ephemeral) for tests and the demo. */
   allowEphemeralPorts?: boolean;
+
+  /** Pull mode: local listeners and the meta-cluster KubeConfig defaults. Default: defaultAgentPullConfig() (no listeners). */
+  pull?: AgentPullConfig;
 }

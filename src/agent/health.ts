@@ -21,11 +21,12 @@ export interface HealthSource {
   draining(): boolean;
 }
 
-/** Routes of the health port. */
-export function healthRoutes(src: HealthSource, registry: Registry): Record<string, Route> {
+/** Routes of the health port; `extraChecks` (e.g. pull mode's) follow the agent's own readiness checks. */
+export function healthRoutes(src: HealthSource, registry: Registry, extraChecks: NamedCheck[] = []): Record<string, Route> {
   const checks: NamedCheck[] = [
     { name: 'server-connected', check: () => (src.serverConnections() > 0 ? null : 'no servers connected') },
     { name: 'not-draining', check: () => (src.draining() ? 'agent is draining' : null) },
+    ...extraChecks,
   ];
   const readyz = checksRoute('readyz', checks, 503, (failed) =>
     failed.map((f) => `[-]${f.name} failed: ${f.reason}`).join('\n'),

@@ -22,6 +22,12 @@ export interface ServerConnection {
   readonly serverCount: number;
   readonly target: ServerTarget;
   readonly stream: PacketStream;
+  /**
+   * The gRPC client of this connection's channel, for our other RPCs on the
+   * agent port: pull mode opens its calls here, on the same TLS connection
+   * and so the same server replica. Undefined for connectors without one.
+   */
+  readonly client?: grpc.Client;
   /** True while the underlying channel is READY (the probe removes connections for which it is not). */
   isReady(): boolean;
   /** Cancels the stream and closes the channel. Idempotent. */
@@ -78,6 +84,7 @@ export function grpcConnector(o: GrpcConnectorOptions): ServerConnector {
       serverCount,
       target,
       stream,
+      client,
       isReady: () => !closed && client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY,
       close: () => {
         if (closed) return;

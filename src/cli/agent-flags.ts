@@ -4,6 +4,7 @@
  * whose feature has not landed are listed in not-yet.ts.
  */
 import type { FlagSpec } from './flag-spec.js';
+import { AGENT_PULL_FLAGS } from './pull-flags.js';
 
 export const AGENT_FLAGS: readonly FlagSpec[] = [
   // Connection to the server
@@ -230,4 +231,6 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     doc: 'Removed upstream; the agent never hands its token to clients.',
     ignored: 'removed upstream; the agent never hands its token to clients',
   },
+  // Pull mode (ours)
+  ...AGENT_PULL_FLAGS,
 ];

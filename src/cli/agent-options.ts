@@ -17,6 +17,7 @@ import {
   requirePair,
   type PortRule,
 } from './option-checks.js';
+import { agentPullFromFlags } from './pull-options.js';
 import type { OptionReport } from './server-options.js';
 import { formatGoDuration } from './go-values.js';
 import { UsageError } from './usage-error.js';
@@ -61,6 +62,7 @@ export function agentConfigFromFlags(values: FlagValues, env: NodeJS.ProcessEnv,
     serverCountSource: values.string('server-count-source') === 'max' ? 'max' : d.serverCountSource,
     kubeconfig: str('kubeconfig', d.kubeconfig),
     allowEphemeralPorts: eph,
+    pull: agentPullFromFlags(values, eph),
   };
 
   checkConnection(c, report);

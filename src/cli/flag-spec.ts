@@ -18,6 +18,7 @@ export const FLAG_GROUPS = {
   auth: 'Authentication',
   routing: 'Routing and connections',
   ha: 'High availability (several server replicas)',
+  pull: 'Pull mode (clients in a managed cluster reach named services on the server side)',
   logging: 'Logging',
   compat: 'Compatibility only (accepted, no effect)',
 } as const;

@@ -65,6 +65,12 @@ export class FlagValues {
     return ms;
   }
 
+  /** Every occurrence as given, not split (repeatable flags whose values hold commas, e.g. --pull-allow). */
+  all(name: string): string[] | undefined {
+    const v = this.raw.get(name);
+    return v === undefined ? undefined : [...v];
+  }
+
   /** Every occurrence, each split on commas (pflag StringSlice: repeats append). */
   list(name: string): string[] | undefined {
     const v = this.raw.get(name);

@@ -4,6 +4,7 @@
  * whose feature has not landed are listed in not-yet.ts.
  */
 import type { FlagSpec } from './flag-spec.js';
+import { SERVER_PULL_FLAGS } from './pull-flags.js';
 
 export const SERVER_FLAGS: readonly FlagSpec[] = [
   // Frontend
@@ -295,4 +296,6 @@ export const SERVER_FLAGS: readonly FlagSpec[] = [
     doc: 'Deprecated upstream; the behaviour is always on.',
     ignored: 'deprecated upstream; the behaviour is always on',
   },
+  // Pull mode (ours)
+  ...SERVER_PULL_FLAGS,
 ];

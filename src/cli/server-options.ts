@@ -15,6 +15,7 @@ import {
   requirePair,
   type PortRule,
 } from './option-checks.js';
+import { serverPullFromFlags } from './pull-options.js';
 import { closest } from './suggest.js';
 import { parseCipherSuites, parseTlsMinVersion } from './tls-values.js';
 import { UsageError } from './usage-error.js';
@@ -78,6 +79,7 @@ export function serverConfigFromFlags(
     authenticationAudience: str('authentication-audience', d.authenticationAudience),
     kubeconfig: str('kubeconfig', d.kubeconfig),
     allowEphemeralPorts: eph,
+    pull: serverPullFromFlags(values, env),
   };
   if (mode === 'grpc' || mode === 'http-connect') {
     report.notices.push(

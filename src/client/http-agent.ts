@@ -9,7 +9,14 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { DialOptions } from './options.js';
-import type { Tunnel } from './tunnel.js';
+
+/**
+ * What the agents dial through: a Tunnel, or anything else with its dial()
+ * (the agent's pull mode uses these agents too).
+ */
+export interface TunnelDialer {
+  dial(address: string, opts?: DialOptions): Promise<Duplex>;
+}
 
 /** What the tunnel agents add to Node's agent options. */
 export interface TunnelAgentExtras {
@@ -38,7 +45,7 @@ type ConnectCallback = (err: Error | null, stream: Duplex) => void;
  * const agent = createHttpAgent(tunnel, { keepAlive: true });
  * http.get('http://10.0.0.7:8080/healthz', { agent }, (res) => ...);
  */
-export function createHttpAgent(tunnel: Tunnel, opts: TunnelHttpAgentOptions = {}): http.Agent {
+export function createHttpAgent(tunnel: TunnelDialer, opts: TunnelHttpAgentOptions = {}): http.Agent {
   const { dialAddress, dialTimeoutMs, ...agentOptions } = opts;
   const dial = dialer(tunnel, { dialAddress, dialTimeoutMs }, 80);
   class TunnelHttpAgent extends http.Agent {
@@ -62,7 +69,7 @@ export function createHttpAgent(tunnel: Tunnel, opts: TunnelHttpAgentOptions = {
  * const agent = createHttpsAgent(tunnel, { ca: clusterCA, keepAlive: true });
  * https.get('https://my-cluster:6443/version', { agent }, (res) => ...);
  */
-export function createHttpsAgent(tunnel: Tunnel, opts: TunnelHttpsAgentOptions = {}): https.Agent {
+export function createHttpsAgent(tunnel: TunnelDialer, opts: TunnelHttpsAgentOptions = {}): https.Agent {
   const { dialAddress, dialTimeoutMs, ...agentOptions } = opts;
   const dial = dialer(tunnel, { dialAddress, dialTimeoutMs }, 443);
   class TunnelHttpsAgent extends https.Agent {
@@ -90,10 +97,10 @@ export function createHttpsAgent(tunnel: Tunnel, opts: TunnelHttpsAgentOptions =
 
 /** Turns a request's connection options into a tunnel dial. */
 function dialer(
-  tunnel: Tunnel,
+  tunnel: TunnelDialer,
   extras: TunnelAgentExtras,
   defaultPort: number,
-): (options: http.ClientRequestArgs) => ReturnType<Tunnel['dial']> {
+): (options: http.ClientRequestArgs) => Promise<Duplex> {
   return (options) => {
     const host = String(options.hostname ?? options.host ?? 'localhost');
     const port = Number(options.port ?? options.defaultPort ?? defaultPort);

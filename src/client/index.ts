@@ -18,7 +18,7 @@ export type {
   TunnelTlsOptions,
 } from './options.js';
 export { createHttpAgent, createHttpsAgent } from './http-agent.js';
-export type { TunnelAgentExtras, TunnelHttpAgentOptions, TunnelHttpsAgentOptions } from './http-agent.js';
+export type { TunnelAgentExtras, TunnelDialer, TunnelHttpAgentOptions, TunnelHttpsAgentOptions } from './http-agent.js';
 export { kubeConfigThroughTunnel, TunnelKubeConfig } from './kube.js';
 export type { KubeThroughTunnelOptions } from './kube.js';
 export { CLOSE_TIMEOUT_MS, DIAL_TIMEOUT_MS, MAX_DATA_CHUNK } from './defaults.js';

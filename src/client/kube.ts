@@ -21,8 +21,7 @@ import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type https from 'node:https';
 import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
-import { createHttpAgent, createHttpsAgent, type TunnelAgentExtras } from './http-agent.js';
-import type { Tunnel } from './tunnel.js';
+import { createHttpAgent, createHttpsAgent, type TunnelAgentExtras, type TunnelDialer } from './http-agent.js';
 
 /** Options of kubeConfigThroughTunnel(). */
 export interface KubeThroughTunnelOptions extends TunnelAgentExtras {
@@ -44,7 +43,7 @@ export class TunnelKubeConfig extends KubeConfig {
 
   /** Prefer kubeConfigThroughTunnel(). The config starts empty; load it as any KubeConfig. */
   constructor(
-    private readonly tunnel: Tunnel,
+    private readonly tunnel: TunnelDialer,
     private readonly opts: KubeThroughTunnelOptions = {},
   ) {
     super();
@@ -119,7 +118,7 @@ export class TunnelKubeConfig extends KubeConfig {
  * const api = kubeConfigThroughTunnel(kc, tunnel).makeApiClient(CoreV1Api);
  * const namespaces = await api.listNamespace();
  */
-export function kubeConfigThroughTunnel(kc: KubeConfig, tunnel: Tunnel, opts: KubeThroughTunnelOptions = {}): TunnelKubeConfig {
+export function kubeConfigThroughTunnel(kc: KubeConfig, tunnel: TunnelDialer, opts: KubeThroughTunnelOptions = {}): TunnelKubeConfig {
   const t = new TunnelKubeConfig(tunnel, opts);
   t.clusters = kc.clusters;
   t.users = kc.users;

@@ -72,6 +72,8 @@ export interface NamedCheck {
   name: string;
   /** null when healthy, else the reason. */
   check(): string | null;
+  /** Optional note on a passing check, shown in the verbose form as `[+]name ok (note)`. */
+  detail?(): string | null;
 }
 
 /**
@@ -90,7 +92,13 @@ export function checksRoute(
     const verbose = url.searchParams.has('verbose');
     let body: string;
     if (verbose) {
-      body = results.map((r) => (r.reason === null ? `[+]${r.name} ok` : `[-]${r.name} failed: ${r.reason}`)).join('\n');
+      body = results
+        .map((r, i) => {
+          if (r.reason !== null) return `[-]${r.name} failed: ${r.reason}`;
+          const note = checks[i]!.detail?.() ?? null;
+          return note === null ? `[+]${r.name} ok` : `[+]${r.name} ok (${note})`;
+        })
+        .join('\n');
       body += failed.length === 0 ? `\n${kind} check passed\n` : `\n${kind} check failed\n`;
     } else {
       body = failed.length === 0 ? 'ok' : failText(failed);

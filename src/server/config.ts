@@ -3,6 +3,7 @@
  * upstream proxy-server flags; tests build it directly. Durations are in
  * milliseconds. Defaults live in ./defaults.ts.
  */
+import type { PullServerConfig } from './pull/config.js';
 
 export type ProxyStrategy = 'default' | 'destHost' | 'defaultRoute';
 
@@ -99,4 +100,7 @@ export interface ServerConfig {
    * 60000 (limits.ts DEFAULT_HTTP_CONNECT_HEADER_TIMEOUT_MS).
    */
   httpConnectHeaderTimeoutMs?: number;
+
+  /** Pull mode: named targets and who may pull them. Default: defaultPullServerConfig() (every authenticated agent may reach `kubernetes`, which has no address unless configured). */
+  pull?: PullServerConfig;
 }

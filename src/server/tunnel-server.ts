@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import { ServerMetrics } from '../observability/metrics.js';
 import { type DialIDSource, randomDialID } from '../protocol/index.js';
 import { GrpcPacketStream } from '../transport/packet-stream.js';
+import { pullServiceDefinition } from '../transport/pull-service.js';
 import { agentServiceDefinition, proxyServiceDefinition } from '../transport/services.js';
 import { agentServerCredentials } from './agent-credentials.js';
 import { mtlsAuthenticator } from './auth/mtls.js';
@@ -29,6 +30,8 @@ import { serveProxyStream } from './grpc-frontend.js';
 import { makeHttpConnectHandler } from './http-connect.js';
 import { makeHttp1Handler } from './http1-handler.js';
 import { DEFAULT_HTTP_CONNECT_HEADER_TIMEOUT_MS, resolveLimits, type ServerLimits } from './limits.js';
+import { defaultPullServerConfig } from './pull/defaults.js';
+import { PullService } from './pull/pull-service.js';
 import { BackendRegistry } from './registry.js';
 import { Relay } from './relay.js';
 
@@ -87,6 +90,8 @@ export interface ServerStats {
 export class TunnelServer {
   /** The server's metrics, on deps.registry. */
   readonly metrics: ServerMetrics;
+  /** Pull mode: named targets agents may reach through the agent port (src/server/pull). */
+  readonly pull: PullService;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly limits: ServerLimits;
@@ -109,6 +114,12 @@ export class TunnelServer {
     this.clock = deps.clock ?? systemClock;
     this.limits = resolveLimits(deps.limits);
     this.ha = deps.ha ?? staticServerHA(config.serverCount);
+    this.pull = new PullService({
+      config: config.pull ?? defaultPullServerConfig(),
+      logger: this.log,
+      registry: deps.registry,
+      clock: this.clock,
+    });
     this.registry = new BackendRegistry(config.proxyStrategies, this.metrics, deps.random);
     this.relay = new Relay({
       logger: this.log,
@@ -163,6 +174,7 @@ export class TunnelServer {
         metrics: this.metrics,
       }),
     });
+    this.agentServer.addService(pullServiceDefinition, this.pull.handlers(authenticator));
     const agentPort = await bind(this.agentServer, c.agentBindAddress, port('agent port', c.agentPort), creds);
 
     // Frontend: gRPC through the injector, HTTP/1 CONNECT, on our own listeners.
@@ -292,6 +304,7 @@ export class TunnelServer {
         this.relay.removeBackend(b);
       }
     }
+    this.pull.shutdown();
     this.injector?.destroy();
     this.frontendServer?.forceShutdown();
     this.agentServer?.forceShutdown();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import path from 'node:path';
 import { AGENT_FLAGS } from '../../../src/cli/agent-flags.js';
 import { NOT_YET_IMPLEMENTED } from '../../../src/cli/not-yet.js';
+import { AGENT_PULL_FLAGS, SERVER_PULL_FLAGS } from '../../../src/cli/pull-flags.js';
 import { parseCommandLine, roleFlags, type ParsedCommand } from '../../../src/cli/parse.js';
 import { SERVER_FLAGS } from '../../../src/cli/server-flags.js';
 import { UsageError } from '../../../src/cli/usage-error.js';
@@ -180,8 +181,9 @@ describe('every upstream flag name is accepted', () => {
 
   it('knows no flag that upstream does not have, apart from ours', () => {
     const ours = ['help', 'version', 'log-level', 'log-format'];
-    const server = new Set([...UPSTREAM_SERVER_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours]);
-    const agent = new Set([...UPSTREAM_AGENT_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours, 'mode', 'dial-alias']);
+    const pull = (flags: readonly { name: string }[]) => flags.map((f) => f.name);
+    const server = new Set([...UPSTREAM_SERVER_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours, ...pull(SERVER_PULL_FLAGS)]);
+    const agent = new Set([...UPSTREAM_AGENT_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours, 'mode', 'dial-alias', ...pull(AGENT_PULL_FLAGS)]);
     expect(roleFlags('server').map((f) => f.name).filter((n) => !server.has(n))).toEqual([]);
     expect(roleFlags('agent').map((f) => f.name).filter((n) => !agent.has(n))).toEqual([]);
   });
