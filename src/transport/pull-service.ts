@@ -73,6 +73,7 @@ export interface PullAddress {
 export function parsePullAddress(address: string): PullAddress | { error: string } {
   const bad = (why: string): { error: string } => ({ error: `malformed pull address ${JSON.stringify(address)}: ${why}` });
   if (address.length > MAX_TARGET_NAME_LENGTH + 6) return bad('too long');
+  if (address.startsWith('[')) return bad('a pull address is a target name, never an IP address');
   const colon = address.indexOf(':');
   let name = address;
   let port: number | undefined;
