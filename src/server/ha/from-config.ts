@@ -5,7 +5,7 @@
  * and no Kubernetes configuration is found.
  */
 import type { Registry } from 'prom-client';
-import { createLeaseStore, loadKubeConfig } from '../../kube/index.js';
+import { createLeaseStore, KubeError, loadKubeConfig } from '../../kube/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ServerConfig } from '../config.js';
 import { LeaseMetrics } from './lease-metrics.js';
@@ -19,10 +19,15 @@ export function serverHAFromConfig(
   deps: { logger: Logger; registry: Registry; env?: Record<string, string | undefined> },
 ): ServerHA {
   if (!config.enableLeaseController) return staticServerHA(config.serverCount);
-  const kc = loadKubeConfig({
-    ...(config.kubeconfig !== '' ? { kubeconfigPath: config.kubeconfig } : {}),
-    ...(deps.env ? { env: deps.env } : {}),
-  });
+  let kc;
+  try {
+    kc = loadKubeConfig({
+      ...(config.kubeconfig !== '' ? { kubeconfigPath: config.kubeconfig } : {}),
+      ...(deps.env ? { env: deps.env } : {}),
+    });
+  } catch (e) {
+    throw new KubeError('ERR_KUBE_CONFIG', `--enable-lease-controller: ${(e as Error).message}`, { cause: e });
+  }
   return new LeaseServerHA({
     serverID: config.serverID,
     store: createLeaseStore(kc),

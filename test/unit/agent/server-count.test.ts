@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ClientSet } from '../../../src/agent/client-set.js';
 import type { ServerConnection, ServerTarget } from '../../../src/agent/index.js';
-import { LeaseCounter } from '../../../src/agent/lease-counter.js';
+import { LeaseCounter, leaseCounterFromConfig } from '../../../src/agent/lease-counter.js';
 import { connectionLimits } from '../../../src/agent/limits.js';
 import { wantedServers } from '../../../src/agent/server-count.js';
 import { StreamSession } from '../../../src/agent/session.js';
@@ -103,6 +103,16 @@ describe('LeaseCounter', () => {
     expect(c.count()).toBe(2);
     await c.stop();
     expect(time.fake.countTimers()).toBe(0);
+  });
+
+  it('from the config: off unless --count-server-leases; a clear start failure without any Kubernetes configuration', () => {
+    const base = { kubeconfig: '', leaseNamespace: 'kube-system', leaseLabelSelector: 'k8s-app=konnectivity-server' };
+    const deps = { clock: fakeClock(T0).clock, logger: silentLogger(), env: {} };
+    expect(leaseCounterFromConfig({ ...base, countServerLeases: false }, deps)).toBeUndefined();
+    expect(() => leaseCounterFromConfig({ ...base, countServerLeases: true }, deps)).toThrow(
+      expect.objectContaining({ code: 'ERR_KUBE_CONFIG', message: expect.stringMatching(/^--count-server-leases: no Kubernetes configuration/) }),
+    );
+    expect(leaseCounterFromConfig({ ...base, countServerLeases: true, kubeconfig: fake.kubeconfigPath }, deps)).toBeInstanceOf(LeaseCounter);
   });
 
   it('keeps the last count while the list fails', async () => {

@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import { createLeaseStore, type LeaseStore } from '../../../src/kube/index.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { newRegistry } from '../../../src/observability/metrics.js';
-import { LeaseMetrics, LeaseServerHA, staticServerHA } from '../../../src/server/ha/index.js';
+import { LeaseMetrics, LeaseServerHA, serverHAFromConfig, staticServerHA } from '../../../src/server/ha/index.js';
 import { startFakeKube, type FakeKube } from '../../support/fake-kube/index.js';
 import { fakeClock } from '../agent/fake-clock.js';
 
@@ -218,6 +218,21 @@ describe('server replica Leases', () => {
     const m = await a.registry.metrics();
     expect(metric(m, 'lease_list_total', '{http_status_code="503",reason="ServiceUnavailable"}')).toBe(1);
     expect(m).toContain(`${PREFIX}lease_list_latency_seconds_count{http_status_code="503"} 1`);
+  });
+
+  it('from the config: Leases through --kubeconfig, a clear start failure without any Kubernetes configuration', async () => {
+    const base = { serverID: 'cfg', serverCount: 2, leaseNamespace: NS, leaseLabels: LABELS, kubeconfig: '' };
+    const deps = { logger: silentLogger(), registry: newRegistry(false), env: {} };
+    expect(serverHAFromConfig({ ...base, enableLeaseController: false }, deps).describe()).toEqual({ source: 'flag', serverCount: 2 });
+    expect(() => serverHAFromConfig({ ...base, enableLeaseController: true }, deps)).toThrow(
+      expect.objectContaining({ code: 'ERR_KUBE_CONFIG', message: expect.stringMatching(/^--enable-lease-controller: no Kubernetes configuration: pass --kubeconfig/) }),
+    );
+    const ha = serverHAFromConfig({ ...base, enableLeaseController: true, kubeconfig: fake.kubeconfigPath }, deps);
+    ha.start();
+    await (ha as LeaseServerHA).settled();
+    expect(lease('cfg')).toBeDefined();
+    await ha.stop();
+    expect(lease('cfg')).toBeUndefined();
   });
 
   it('without Leases the count is the --server-count flag', () => {
