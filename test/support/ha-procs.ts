@@ -74,13 +74,22 @@ export class Proc {
 
   /** SIGKILL by pid; resolves once it exited. */
   async kill(): Promise<void> {
-    if (this.running) process.kill(this.child.pid!, 'SIGKILL');
+    this.signal('SIGKILL');
     await this.exited;
   }
 
   /** SIGTERM by pid (the graceful path: a server deletes its Lease). */
   term(): void {
-    if (this.running) process.kill(this.child.pid!, 'SIGTERM');
+    this.signal('SIGTERM');
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    if (!this.running) return;
+    try {
+      process.kill(this.child.pid!, sig);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e; // exited, exit event not seen yet
+    }
   }
 
   dump(): string {
