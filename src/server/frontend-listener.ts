@@ -18,6 +18,15 @@ import type { ServerLimits } from './limits.js';
 import { respondAndClose } from './http-head.js';
 import { type BadInputReason, sniffSocket } from './sniffer.js';
 
+/**
+ * ALPN of the mTLS frontend port, in the server's order of preference
+ * (OpenSSL picks the first one the client also offers). HTTP CONNECT is
+ * HTTP/1.1 only, as upstream's http-connect mode: a client offering both
+ * gets http/1.1; gRPC clients offer h2 alone and get h2; a client offering
+ * no ALPN gets none, and the first bytes decide.
+ */
+export const FRONTEND_ALPN: readonly string[] = ['http/1.1', 'h2'];
+
 /** Sniffer failures that came from an HTTP/1 client (a method token was seen): answered before the close. */
 const HTTP_ANSWERS: Partial<Record<BadInputReason, { status: number; text: string; body: string }>> = {
   malformed_request_line: { status: 400, text: 'Bad Request', body: 'malformed request line\n' },
@@ -68,7 +77,7 @@ export class FrontendListeners {
     }
     if (opts.tcp) {
       const t = tls.createServer(
-        { ...opts.tcp.tls, handshakeTimeout: this.deps.limits.sniffTimeoutMs },
+        { ...opts.tcp.tls, ALPNProtocols: [...FRONTEND_ALPN], handshakeTimeout: this.deps.limits.sniffTimeoutMs },
         (s) => this.accept(s, 'tls', `${s.remoteAddress}:${s.remotePort}`),
       );
       t.on('tlsClientError', (err, s) => {

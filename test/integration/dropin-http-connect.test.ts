@@ -19,6 +19,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { writeDevPki, type DevPkiFiles } from '../../src/certs/dev-ca.js';
 import { createTunnel, type Tunnel } from '../../src/client/index.js';
 import { TEXT } from '../../src/protocol/index.js';
@@ -156,6 +157,31 @@ describe('drop-in: Node http.request CONNECT and gRPC tunnels on the same socket
       expect(text.startsWith('HTTP/1.1 200 Connection Established\r\n\r\nHTTP/1.1 200 OK\r\n')).toBe(true);
       expect(text.endsWith(UpgradeTarget.BODY)).toBe(true);
     }
+  });
+
+  it('on the mTLS port, a client offering h2 and http/1.1 by ALPN gets http/1.1 and can CONNECT; gRPC clients (h2 alone) get h2', async () => {
+    const offer = (ALPNProtocols: string[]): Promise<tls.TLSSocket> =>
+      new Promise((resolve, reject) => {
+        const s = tls.connect({
+          host: '127.0.0.1',
+          port: server.frontendPort!,
+          ca: readFileSync(pki.caCert),
+          cert: readFileSync(pki.clientCert),
+          key: readFileSync(pki.clientKey),
+          ALPNProtocols,
+        });
+        s.once('secureConnect', () => resolve(s));
+        s.once('error', reject);
+      });
+    const both = await offer(['h2', 'http/1.1']);
+    sockets.push(both);
+    expect(both.alpnProtocol).toBe('http/1.1');
+    const all = readAll(both);
+    both.write(`CONNECT ${target.address} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${GET('alpn')}`);
+    expect((await all).startsWith('HTTP/1.1 200 Connection Established\r\n\r\nHTTP/1.1 200 OK\r\n')).toBe(true);
+    const h2only = await offer(['h2']);
+    expect(h2only.alpnProtocol).toBe('h2');
+    h2only.destroy();
   });
 
   it('answers 502 through Node\'s client too, with the dial error as body, and closes', async () => {
