@@ -140,10 +140,16 @@ describe('chart: topology', () => {
     expect(c.env).toContainEqual({ name: 'PROXY_AGENT_ID', value: 'cluster-a' });
     expect(flagValue(c.args!, 'agent-identifiers')).toBe('host=cluster-a');
     expect(flagValue(c.args!, 'cluster-name')).toBe('cluster-a');
-    expect(flagValue(c.args!, 'pull-listen')).toBe('meta-apiserver=0.0.0.0:6443');
+    expect(c.args!.filter((a) => a.startsWith('--pull-listen='))).toEqual(['--pull-listen=kubernetes=0.0.0.0:6443', '--pull-listen=norm=0.0.0.0:8080']);
+    expect(flagValue(c.args!, 'pull-proxy')).toBe('0.0.0.0:3128');
     const svc = find(objects, 'Service', 'tunnel-agent')!;
     expect(svc.metadata.namespace).toBe('tunnel-system');
-    expect(serviceSpec(svc).ports.map((p) => p.port).sort()).toEqual([3128, 6443]);
+    expect(serviceSpec(svc).ports.map((p) => p.port).sort()).toEqual([3128, 6443, 8080]);
+  });
+
+  it('server: pull targets and allow rules become --pull-target/--pull-allow', () => {
+    const args = argsOf(find(renderObjects([example('one-to-many-server.yaml'), example('csr-and-pull.yaml')]).objects, 'Deployment', 'tunnel-server')!);
+    expect(args.filter((a) => a.startsWith('--pull-'))).toEqual(['--pull-target=norm=norm.platform.svc:80', '--pull-allow=*=kubernetes', '--pull-allow=cluster-a=norm']);
   });
 
   it('csr mode: CSR signer rights limited to the tunnel signers, the CA Secret by name, per-cluster bootstrap identities', () => {

@@ -18,14 +18,12 @@ import type { Container } from './deploy-files.js';
  * CLI knows one, the check sets it aside instead of parsing it.
  */
 export const FUTURE_FLAGS: Readonly<Record<Role, readonly string[]>> = {
-  server: ['cert-source', 'signer-name-prefix', 'cert-dir', 'namespace', 'pull-target', 'pull-allow'],
+  server: ['cert-source', 'signer-name-prefix', 'cert-dir', 'namespace'],
   agent: [
     'cert-source',
     'cluster-name',
     'bootstrap-token-path',
     'cert-dir',
-    'pull-listen',
-    'pull-proxy',
     'hook-provider',
     'credential-service-account',
     'credential-token-source',
