@@ -1,6 +1,6 @@
 /**
  * The server's HTTP endpoints: health (/healthz, /readyz, /ready, /metrics)
- * and admin (/metrics, /agents, /connections).
+ * and admin (/metrics, /agents, /stats, /connections).
  */
 import type { Registry } from 'prom-client';
 import {
@@ -100,7 +100,9 @@ export function agentsView(registry: BackendRegistry, clock: Clock): AgentView[]
 }
 
 /**
- * Starts the admin endpoint (127.0.0.1 by default): /metrics, /agents and
+ * Starts the admin endpoint (127.0.0.1 by default): /metrics, /agents,
+ * /stats (the server's live counts: agents, streams, pending dials,
+ * established connections, open client streams; all 0 when idle), and
  * /connections (each pending dial and established connection).
  */
 export function startAdminEndpoint(opts: {
@@ -110,6 +112,8 @@ export function startAdminEndpoint(opts: {
   agents: () => AgentView[];
   /** This replica's id and the `servercount` it sends now, shown above the agents (ReplicaView). */
   replica?: () => ReplicaView;
+  /** The server's live counts (TunnelServer.stats()). */
+  stats: () => Readonly<Record<string, number>>;
   /** Pending dials and established connections (connections-view.ts). */
   connections: () => ConnectionsView;
 }): Promise<HttpEndpoint> {
@@ -125,6 +129,7 @@ export function startAdminEndpoint(opts: {
     routes: {
       '/metrics': metricsRoute(opts.registry),
       '/agents': json(() => ({ ...opts.replica?.(), agents: opts.agents() })),
+      '/stats': json(opts.stats),
       '/connections': json(opts.connections),
     },
   });

@@ -181,7 +181,7 @@ export class TunnelServer {
     this.frontendServer = new grpc.Server(frontendServerOptions(c, this.limits));
     this.frontendServer.addService(proxyServiceDefinition, {
       Proxy: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        void serveProxyStream(new GrpcPacketStream(call, 'server'), this.relay, this.metrics);
+        void serveProxyStream(new GrpcPacketStream(call, 'server', frontendPeer(call, c.udsName)), this.relay, this.metrics);
       },
     });
     const injector = this.frontendServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -261,6 +261,7 @@ export class TunnelServer {
         registry: this.deps.registry,
         agents: () => agentsView(this.registry, this.clock),
         replica: () => ({ serverID: c.serverID, serverCount: this.ha.serverCount(), ha: this.ha.describe() }),
+        stats: () => ({ ...this.stats() }),
         connections: () => connectionsView(this.relay, this.clock),
       });
       this.endpoints.push(ep);
@@ -328,6 +329,19 @@ export class TunnelServer {
       httpConnections: r.sessions - grpcStreams,
     };
   }
+}
+
+/**
+ * The client of a Proxy call, for logs: its TCP address and certificate
+ * subject (mTLS frontend), or for a Unix socket client (grpc-js finds no
+ * address on it and says "unknown") the socket it came through.
+ */
+function frontendPeer(call: grpc.ServerDuplexStream<Buffer, Buffer>, udsName: string): string {
+  const peer = call.getPeer();
+  if (peer === 'unknown' && udsName !== '') return `unix:${udsName}`;
+  const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
+  const subject = Array.isArray(cn) ? cn[0] : cn;
+  return subject ? `${peer} (CN=${subject})` : peer;
 }
 
 function readPem(file: string, flag: string): Buffer {
