@@ -77,7 +77,7 @@ beforeAll(async () => {
     { logger: silentLogger(), registry: newRegistry(false) },
   );
   await agent.start();
-  await until(() => agent.pull.available, 5000, 'pull available');
+  await agent.pull.whenAvailable(AbortSignal.timeout(5000));
 });
 
 afterAll(async () => {

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { type AgentConfig, defaultAgentConfig, TunnelAgent } from '../../src/agent/index.js';
 import { defaultAgentPullConfig } from '../../src/agent/pull/index.js';
+import { createTunnel } from '../../src/client/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { newRegistry } from '../../src/observability/metrics.js';
 import { dialReq, type Packet, PacketType } from '../../src/protocol/index.js';
@@ -316,10 +317,26 @@ describe('pull mode: managed-cluster clients reach a service on the server side'
     await until(() => s.server.pull.stats().streams === 0, 5000, 'pull streams closed');
   });
 
+  it('an agent the server does not authenticate may push but not pull', async () => {
+    const s = await startServer('pull-anon', { clusterCaCert: '' });
+    const { agent } = await startAgent(agentConfig('cluster-a', [s.agentPort], { healthServerHost: '127.0.0.1', healthServerPort: 0 }));
+    await until(() => agent.pull.status().problem !== '' && s.server.stats().agents === 1, 5000, 'connected, pull refused');
+    expect(agent.pull.available).toBe(false);
+    const tunnel = await createTunnel({ uds: path.join(dir, 'pull-anon.sock') });
+    cleanup.push(() => tunnel.close());
+    const pushed = await postEcho({ socket: await tunnel.dial(`127.0.0.1:${norm.port}`) }, Buffer.from('push works'));
+    expect(pushed.body.toString()).toBe('push works');
+    const err = await pullDialError(agent.pull.dial('norm'));
+    expect(err.code).toBe('ERR_PULL_REFUSED');
+    expect(err.message).toMatch(/pull mode needs an authenticated agent/);
+    const port = (agent as unknown as { health: { port: number } }).health.port;
+    expect(await getText(`http://127.0.0.1:${port}/readyz?verbose`)).toMatch(/^\[\+\]pull ok \(unavailable: pull mode needs an authenticated agent/m);
+  });
+
   it('readiness reports pull as its own check', async () => {
     const s = await startServer('pull-ready');
     const { agent } = await startAgent(agentConfig('cluster-a', [s.agentPort], { healthServerHost: '127.0.0.1', healthServerPort: 0 }));
-    await until(() => agent.pull.available, 5000, 'pull available');
+    await agent.pull.whenAvailable(AbortSignal.timeout(5000));
     const port = (agent as unknown as { health: { port: number } }).health.port;
     const text = await getText(`http://127.0.0.1:${port}/readyz?verbose`);
     expect(text).toMatch(/^\[\+\]pull ok$/m);

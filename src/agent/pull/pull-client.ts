@@ -73,6 +73,26 @@ export class PullClient implements TunnelDialer {
     return this.d.servers.status().available > 0;
   }
 
+  /**
+   * Resolves once a connected server offers pull mode (at once if one does),
+   * for callers that start with the agent (certificate bootstrap, hooks): a
+   * dial before that fails with ERR_PULL_UNAVAILABLE. Rejects with the
+   * signal's reason when it is aborted first.
+   */
+  whenAvailable(signal?: AbortSignal): Promise<void> {
+    const ready = this.d.servers.whenAvailable();
+    if (!signal) return ready;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      void ready.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
   /** The target names the connected servers allow this agent (learned from them), sorted. */
   targets(): string[] {
     return this.d.servers.status().targets;

@@ -18,7 +18,8 @@ export function pullReadinessCheck(servers: PullServers): NamedCheck {
       if (st.available > 0) return null;
       if (st.servers === 0) return 'unavailable: no tunnel server connected';
       if (st.unsupported === st.servers) return 'unavailable: the connected tunnel servers do not offer pull mode';
-      return 'unavailable: waiting for the tunnel servers to list pull targets';
+      const problem = servers.lastProblem();
+      return problem ? `unavailable: ${problem}` : 'unavailable: waiting for the tunnel servers to list pull targets';
     },
   };
 }

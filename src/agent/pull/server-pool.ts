@@ -39,6 +39,8 @@ export interface PullPoolStatus {
   unsupported: number;
   /** Names some available server allows, sorted. */
   targets: string[];
+  /** Why a server (one that has pull mode) did not list its targets, e.g. a refusal ('' if none failed). */
+  problem: string;
 }
 
 /** What a PullServers pool needs. */
@@ -56,6 +58,7 @@ export class PullServers {
   private readonly servers = new Set<PullServer>();
   private warnedUnsupported = false;
   private rr = 0;
+  private waiters: (() => void)[] = [];
 
   constructor(private readonly o: PullServersOptions) {}
 
@@ -74,6 +77,12 @@ export class PullServers {
   /** Forgets every server (agent stopping). */
   clear(): void {
     this.servers.clear();
+  }
+
+  /** Resolves once some server offers pull mode (at once if one does). */
+  whenAvailable(): Promise<void> {
+    if (this.status().available > 0) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
   }
 
   /**
@@ -114,7 +123,13 @@ export class PullServers {
       if (s.state === 'available') available++;
       else if (s.state === 'unsupported') unsupported++;
     }
-    return { servers: this.servers.size, available, unsupported, targets: [...(this.learnedTargets() ?? [])].sort() };
+    return {
+      servers: this.servers.size,
+      available,
+      unsupported,
+      targets: [...(this.learnedTargets() ?? [])].sort(),
+      problem: this.lastProblem(),
+    };
   }
 
   /** The last ListTargets problem of a server that is not available, for error texts ('' if none). */
@@ -167,6 +182,7 @@ export class PullServers {
     }
     s.state = 'available';
     log.info('pull mode available', { targets: s.targets.join(',') });
+    for (const w of this.waiters.splice(0)) w();
   }
 
   private logUnsupported(s: PullServer, log: Logger): void {
