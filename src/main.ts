@@ -37,6 +37,16 @@ async function main(): Promise<void> {
     logger.error('uncaught exception', { error: errorText(err) });
     exit(1);
   });
+  // Node prints process warnings as plain text on stderr, which breaks the one
+  // JSON object per line log (grpc-js alone triggers DEP0123 when a server is
+  // given by IP address): they go through the logger instead, deprecations
+  // of our dependencies at debug level.
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => {
+    const fields = { name: w.name, code: w.code, warning: w.message };
+    if (w.name === 'DeprecationWarning') logger.debug('Node.js warning', fields);
+    else logger.warn('Node.js warning', fields);
+  });
   for (const w of cmd.warnings) logger.warn(w);
   for (const n of cmd.notices) logger.info(n);
 

@@ -140,4 +140,11 @@ describe('100 concurrent 1 MiB exchanges through the CLI server and agent', () =
     }
     await expectEverythingReleased();
   }, 60_000);
+
+  it('server and agent wrote only JSON log lines (nothing raw on stderr, not even Node warnings)', () => {
+    for (const p of [server.proc, agent.proc]) {
+      expect(p.lines.filter((l) => l.level === 'raw').map((l) => l.message)).toEqual([]);
+      expect(p.lines.length).toBeGreaterThan(0);
+    }
+  });
 });
