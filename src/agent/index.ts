@@ -9,3 +9,13 @@ export { validateAgentConfig } from './validate.js';
 export type { AgentClock } from './clock.js';
 export type { ServerConnection, ServerConnector } from './server-connection.js';
 export type { ServerTarget } from './server-target.js';
+export {
+  defaultAgentPullConfig,
+  PullClient,
+  type AgentPullConfig,
+  type MetaKubeOptions,
+  type PullAddresses,
+  type PullListen,
+  type PullProxyListen,
+} from './pull/index.js';
+export { PullError, type PullErrorCode } from '../transport/pull-errors.js';

@@ -5,3 +5,4 @@ export { ServerError, type ServerErrorCode } from './errors.js';
 export { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 export type { Clock } from './clock.js';
 export { mtlsAuthenticator } from './auth/mtls.js';
+export { defaultPullServerConfig, type PullAllowRule, type PullServerConfig, type PullStats, type PullTarget } from './pull/index.js';
