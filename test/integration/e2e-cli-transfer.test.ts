@@ -6,8 +6,10 @@
  * of the target's own random bytes, SHA-256 checked in both directions. Once
  * over the Unix socket, once over mTLS TCP; after each, the server's and the
  * agent's admin views hold no connection and no pending dial. Then single
- * connections moving 8 MiB in both directions at once on each frontend (both
- * peers writing full windows at the same time must not deadlock).
+ * connections moving 8 MiB in both directions at once on each frontend:
+ * when every hop writes full HTTP/2 windows both ways at the same time,
+ * nothing may deadlock (Node's HTTP/2 stops reading while its own write is
+ * pending, so windows larger than the socket buffers can wedge a connection).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -32,6 +34,7 @@ import { exchange, type HashTarget, startHashTarget } from '../support/hash-targ
 
 const MiB = 1024 * 1024;
 const CONNECTIONS = 100;
+const BIG = 8 * MiB;
 
 let dir: string;
 let pki: DevPkiFiles;
@@ -44,7 +47,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'tunnel-e2e-transfer-'));
   pki = await writeDevPki(path.join(dir, 'pki'), { agentID: 'cluster-a' });
   target = await startHashTarget(MiB);
-  bigTarget = await startHashTarget(8 * MiB);
+  bigTarget = await startHashTarget(BIG);
   server = await startServer({ pki, uds: path.join(dir, 'konnectivity-server.socket'), tcp: true });
   agent = await startAgent({ pki, agentPort: server.agentPort, agentID: 'cluster-a' });
   await waitStatus(server.healthPort, '/readyz', 200);
@@ -129,10 +132,10 @@ describe('100 concurrent 1 MiB exchanges through the CLI server and agent', () =
   ])('over %s: one connection sends and receives 8 MiB at the same time', async (_name, open) => {
     const tunnel = await open();
     try {
-      const r = await exchange(await tunnel.dial(bigTarget.address), 8 * MiB);
+      const r = await exchange(await tunnel.dial(bigTarget.address), BIG);
       await bigTarget.allClosed();
       const t = bigTarget.records.get(r.key)!;
-      expect(t.receivedBytes).toBe(8 * MiB);
+      expect(t.receivedBytes).toBe(BIG);
       expect(t.receivedSha).toBe(r.sentSha);
       expect(r.receivedSha).toBe(t.sentSha);
     } finally {
