@@ -14,6 +14,7 @@ import { parseCommandLine, type ParsedCommand } from './cli/parse.js';
 import { handleAgentSignals, handleServerSignals } from './cli/signals.js';
 import { describeStartupError, type ListenerFlag } from './cli/startup-errors.js';
 import { UsageError } from './cli/usage-error.js';
+import { wireAgent, wireServer } from './main-wiring.js';
 import type { Logger } from './observability/logger.js';
 import { newRegistry } from './observability/metrics.js';
 import type { AgentAuthenticator } from './server/auth/types.js';
@@ -71,23 +72,29 @@ async function runServer(config: ServerConfig, logger: Logger, exit: (code: numb
   const { TunnelServer } = await import('./server/index.js');
   let addresses;
   let server;
+  let wiring;
   try {
-    const authenticator = config.agentNamespace !== '' ? await tokenAuthenticator(config, logger) : undefined;
     const registry = newRegistry();
+    // --cert-source=csr (signer, own certificate, bootstrap tokens) and --hook-*: main-wiring.ts.
+    wiring = await wireServer(config, { logger, registry });
+    const authenticator =
+      wiring.deps.authenticator ?? (config.agentNamespace !== '' ? await tokenAuthenticator(config, logger) : undefined);
     // Leases (--enable-lease-controller) bring the Kubernetes client: loaded only then.
     const ha = config.enableLeaseController
       ? (await import('./server/ha/from-config.js')).serverHAFromConfig(config, { logger, registry })
       : undefined;
-    server = new TunnelServer(config, { logger, registry, ...(authenticator ? { authenticator } : {}), ...(ha ? { ha } : {}) });
+    server = new TunnelServer(config, { logger, registry, ...wiring.deps, ...(authenticator ? { authenticator } : {}), ...(ha ? { ha } : {}) });
     addresses = await server.start();
   } catch (err) {
+    await wiring?.stop();
     logger.error(describeStartupError(err, serverListeners(config)), { code: errorCode(err) });
     exit(1);
     return;
   }
   // Handlers first: whoever reads `listening` may signal at once.
   const started = server;
-  handleServerSignals({ source: process, logger, exit, shutdown: () => started.shutdown({ graceful: true }) });
+  const extras = wiring;
+  handleServerSignals({ source: process, logger, exit, shutdown: () => started.shutdown({ graceful: true }).finally(() => extras.stop()) });
   logger.info('listening', { ...addresses });
 }
 
@@ -119,16 +126,29 @@ async function tokenAuthenticator(config: ServerConfig, logger: Logger): Promise
 
 async function runAgent(config: AgentConfig, logger: Logger, exit: (code: number) => void): Promise<void> {
   const { TunnelAgent } = await import('./agent/index.js');
-  const agent = new TunnelAgent(config, { logger, registry: newRegistry() });
+  const registry = newRegistry();
   let addresses;
+  let agent: InstanceType<typeof TunnelAgent> | undefined;
+  let wiring;
+  // A post-start hook that fails under --hook-failure-policy=fail stops the agent.
+  const fatal = (err: unknown): void => {
+    logger.error(errorText(err), { code: errorCode(err) });
+    void (agent?.stop() ?? Promise.resolve()).finally(() => exit(1));
+  };
   try {
+    // --cert-source=csr (bootstrap token, then the issued certificate) and --hook-*: main-wiring.ts.
+    wiring = await wireAgent(config, { logger, registry, fatal });
+    agent = new TunnelAgent(config, { logger, registry, ...wiring.deps });
     addresses = await agent.start();
   } catch (err) {
+    await wiring?.stop();
     logger.error(describeStartupError(err, agentListeners(config)), { code: errorCode(err) });
     exit(1);
     return;
   }
-  handleAgentSignals({ source: process, logger, exit, drain: () => agent.drain(), stop: () => agent.stop() });
+  const running = agent;
+  const extras = wiring;
+  handleAgentSignals({ source: process, logger, exit, drain: () => running.drain(), stop: () => running.stop().finally(() => extras.stop()) });
   logger.info('listening', { ...addresses });
 }
 

@@ -16,11 +16,12 @@ import { type EndpointDialer, tcpDialer } from './dialer.js';
 import { aliasDialer } from './dial-alias.js';
 import { adminRoutes, healthRoutes } from './health.js';
 import type { ServerCounter } from './lease-counter.js';
+import { authConnector, type ConnectionAuth, openFileAuth } from './connection-auth.js';
 import { connectionLimits } from './limits.js';
 import { defaultAgentPullConfig } from './pull/defaults.js';
 import type { PullClient } from './pull/pull-client.js';
 import { type PullAddresses, PullMode } from './pull/pull-mode.js';
-import { connectMetadata, grpcConnector, type ServerConnector } from './server-connection.js';
+import { connectMetadata, type ServerConnector } from './server-connection.js';
 import { StreamSession } from './session.js';
 import { validateAgentConfig } from './validate.js';
 
@@ -40,6 +41,17 @@ export interface AgentDeps {
    * a LeaseCounter through config.kubeconfig or the in-cluster configuration.
    */
   serverCounter?: ServerCounter;
+  /**
+   * What server connections authenticate with (connection-auth.ts), or a
+   * function of this agent that opens it at start (csr mode may reach the
+   * meta cluster through the agent). Default: the config's files, followed
+   * on disk. Closed when the agent stops.
+   */
+  auth?: ConnectionAuth | ((agent: TunnelAgent) => Promise<ConnectionAuth>);
+  /** Awaited once the endpoints are up, before the first server connection (pre-start hooks); a rejection fails start(). */
+  beforeConnect?: (agent: TunnelAgent) => Promise<void>;
+  /** Called after each server connection whose headers arrived (post-start hooks wait for the first). */
+  onServerConnected?: () => void;
 }
 
 /** Ports bound by start(): the actual port (useful with 0), or -1 when disabled. */
@@ -78,6 +90,7 @@ export class TunnelAgent {
   private counter: ServerCounter | undefined;
   private health: HttpEndpoint | undefined;
   private admin: HttpEndpoint | undefined;
+  private auth: ConnectionAuth | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
 
@@ -94,7 +107,8 @@ export class TunnelAgent {
       config: this.config.pull ?? defaultAgentPullConfig(),
       logger: this.log,
       registry: deps.registry,
-      metadata: () => connectMetadata(this.config),
+      // Pull calls authenticate like the connection they ride on (csr mode: the bootstrap token until the certificate).
+      metadata: () => connectMetadata({ ...this.config, serviceAccountTokenPath: this.auth?.current().tokenPath ?? this.config.serviceAccountTokenPath }),
     });
     this.pull = this.pullMode.client;
   }
@@ -121,13 +135,22 @@ export class TunnelAgent {
       this.log.warn('--alpn-proto is ignored: grpc-js offers only h2 over TLS', { alpnProto: this.config.alpnProto });
     }
     const counter = this.deps.serverCounter ?? (await this.leaseCounter());
+    const given = this.deps.auth;
+    const auth = (this.auth = typeof given === 'function' ? await given(this) : (given ?? (await openFileAuth(this.config, this.log))));
     const clients = new ClientSet({
       targets,
       ...(counter ? { leaseCount: () => counter.count() } : {}),
       serverCountSource: this.config.serverCountSource,
       connector:
         this.deps.connector ??
-        grpcConnector({ config: this.config, clock: this.clock, handshakeTimeoutMs: TIMING.handshakeTimeoutMs }),
+        authConnector({
+          config: this.config,
+          clock: this.clock,
+          handshakeTimeoutMs: TIMING.handshakeTimeoutMs,
+          auth,
+          logger: this.log,
+          onConnected: () => this.deps.onServerConnected?.(),
+        }),
       createSession: (conn, logger) => {
         this.pullMode.serverConnected(conn, logger);
         return new StreamSession({
@@ -158,7 +181,7 @@ export class TunnelAgent {
           routes: healthRoutes(
             { serverConnections: () => clients.size, draining: () => clients.isDraining },
             this.deps.registry,
-            [this.pullMode.readinessCheck()],
+            [this.pullMode.readinessCheck(), ...auth.checks],
           ),
         });
       }
@@ -179,8 +202,11 @@ export class TunnelAgent {
         });
       }
       pullAddresses = await this.pullMode.start();
+      // Pre-start hooks: after the endpoints (liveness answers), before any server connection.
+      await this.deps.beforeConnect?.(this);
     } catch (e) {
       await this.closeEndpoints();
+      await auth.close();
       this.state = 'stopped';
       throw e;
     }
@@ -221,6 +247,7 @@ export class TunnelAgent {
     this.state = 'stopped';
     this.pullMode.client.shutdown();
     await this.clients?.stop();
+    await this.auth?.close();
     await this.pullMode.stop();
     await this.counter?.stop();
     await this.closeEndpoints();

@@ -5,6 +5,9 @@
  */
 import type { AgentPullConfig } from './pull/config.js';
 
+import type { HookSettings } from '../hooks/settings.js';
+import type { AgentCertSettings } from './cert-settings.js';
+
 export interface AgentConfig {
   /** Sent as `agentid` metadata. */
   agentID: string;
@@ -66,6 +69,13 @@ export interface AgentConfig {
 
   /** Allow port 0 (ephemeral) for tests and the demo. */
   allowEphemeralPorts?: boolean;
+
+  /** --cluster-name; unset or '' = the host= identifier, else the agent id (cluster-name.ts). */
+  clusterName?: string;
+  /** --cert-source and the csr flags; unset = files (--agent-cert/--agent-key/--ca-cert, followed on disk). */
+  certs?: AgentCertSettings;
+  /** --hook-*; unset = no hooks. */
+  hooks?: HookSettings;
 
   /** Pull mode: local listeners and the meta-cluster KubeConfig defaults. Default: defaultAgentPullConfig() (no listeners). */
   pull?: AgentPullConfig;

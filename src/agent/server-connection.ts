@@ -46,6 +46,8 @@ export interface GrpcConnectorOptions {
   clock: AgentClock;
   /** Give up when the headers have not arrived within this (TIMING.handshakeTimeoutMs). */
   handshakeTimeoutMs: number;
+  /** TLS credentials; default: built from the config's files on every call (connection-auth.ts passes ones that follow their files). */
+  credentials?: grpc.ChannelCredentials;
 }
 
 const passThrough = (b: Buffer): Buffer => b;
@@ -54,7 +56,8 @@ const passThrough = (b: Buffer): Buffer => b;
 export function grpcConnector(o: GrpcConnectorOptions): ServerConnector {
   return async (target, signal) => {
     const md = await connectMetadata(o.config);
-    const client = new grpc.Client(target.address, agentCredentials(readTlsFiles(o.config)), agentChannelOptions(o.config));
+    const creds = o.credentials ?? agentCredentials(readTlsFiles(o.config));
+    const client = new grpc.Client(target.address, creds, agentChannelOptions(o.config));
     const call = client.makeBidiStreamRequest<Buffer, Buffer>(CONNECT_PATH, passThrough, passThrough, md, {});
     // Errors are read through 'status' below and through the packet stream; never let one go unhandled.
     call.on('error', () => undefined);

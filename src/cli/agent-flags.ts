@@ -3,7 +3,9 @@
  * format. How each value lands in AgentConfig is in agent-options.ts; flags
  * whose feature has not landed are listed in not-yet.ts.
  */
+import { AGENT_CERT_FLAGS } from './cert-flags.js';
 import type { FlagSpec } from './flag-spec.js';
+import { AGENT_HOOK_FLAGS } from './hook-flags.js';
 import { AGENT_PULL_FLAGS } from './pull-flags.js';
 
 export const AGENT_FLAGS: readonly FlagSpec[] = [
@@ -162,7 +164,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     def: '',
     group: 'ha',
-    doc: 'Kubeconfig used to read the server Leases; empty means the in-cluster configuration.',
+    doc: 'Kubeconfig of the managed cluster (server Leases, the hooks\' managedKubeConfig); empty means the in-cluster configuration.',
   },
   {
     name: 'kube-api-content-type',
@@ -214,6 +216,9 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
     group: 'health-admin',
     doc: 'Also profile lock contention; needs --enable-profiling.',
   },
+  // Certificates and hooks (ours)
+  ...AGENT_CERT_FLAGS,
+  ...AGENT_HOOK_FLAGS,
   // Compatibility only
   {
     name: 'warn-on-channel-limit',

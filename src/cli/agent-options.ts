@@ -7,7 +7,9 @@ import type { AgentConfig } from '../agent/config.js';
 import { parseDialAliases } from '../agent/dial-alias.js';
 import { defaultAgentConfig } from '../agent/defaults.js';
 import { parseIdentifiers } from '../protocol/identifiers.js';
+import { agentCertSettingsFromFlags, checkAgentCerts } from './cert-flags.js';
 import type { FlagValues } from './flag-values.js';
+import { hookSettingsFromFlags } from './hook-flags.js';
 import {
   checkAtLeast,
   checkLabelSelector,
@@ -62,6 +64,9 @@ export function agentConfigFromFlags(values: FlagValues, env: NodeJS.ProcessEnv,
     serverCountSource: values.string('server-count-source') === 'max' ? 'max' : d.serverCountSource,
     kubeconfig: str('kubeconfig', d.kubeconfig),
     allowEphemeralPorts: eph,
+    clusterName: str('cluster-name', ''),
+    certs: agentCertSettingsFromFlags(values),
+    hooks: hookSettingsFromFlags(values, 'agent'),
     pull: agentPullFromFlags(values, eph),
   };
 
@@ -70,6 +75,7 @@ export function agentConfigFromFlags(values: FlagValues, env: NodeJS.ProcessEnv,
   checkSync(c);
   checkEndpoints(c, eph);
   checkNotYetValues(values);
+  checkAgentCerts(c, values.string('agent-id') || env['PROXY_AGENT_ID'] || '');
   return c;
 }
 

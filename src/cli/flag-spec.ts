@@ -19,6 +19,8 @@ export const FLAG_GROUPS = {
   routing: 'Routing and connections',
   ha: 'High availability (several server replicas)',
   pull: 'Pull mode (clients in a managed cluster reach named services on the server side)',
+  certs: 'Certificates (--cert-source)',
+  hooks: 'Hooks (provider code around the agent start and agent connections)',
   logging: 'Logging',
   compat: 'Compatibility only (accepted, no effect)',
 } as const;

@@ -3,7 +3,9 @@
  * format. How each value lands in ServerConfig is in server-options.ts; flags
  * whose feature has not landed are listed in not-yet.ts.
  */
+import { SERVER_CERT_FLAGS } from './cert-flags.js';
 import type { FlagSpec } from './flag-spec.js';
+import { SERVER_HOOK_FLAGS } from './hook-flags.js';
 import { SERVER_PULL_FLAGS } from './pull-flags.js';
 
 export const SERVER_FLAGS: readonly FlagSpec[] = [
@@ -192,7 +194,7 @@ export const SERVER_FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     def: '',
     group: 'auth',
-    doc: 'Kubeconfig of the cluster that reviews agent tokens; empty means the in-cluster configuration.',
+    doc: 'Kubeconfig of the meta cluster (token reviews, Leases, the csr signer); empty means the in-cluster configuration.',
   },
   {
     name: 'kubeconfig-qps',
@@ -287,6 +289,9 @@ export const SERVER_FLAGS: readonly FlagSpec[] = [
     group: 'ha',
     doc: 'Comma-separated key=value labels of the server Leases.',
   },
+  // Certificates and hooks (ours)
+  ...SERVER_CERT_FLAGS,
+  ...SERVER_HOOK_FLAGS,
   // Compatibility only
   {
     name: 'warn-on-channel-limit',

@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { ProxyStrategy, ServerConfig } from '../server/config.js';
 import { defaultServerConfig } from '../server/defaults.js';
 import { parseLabels } from '../server/ha/defaults.js';
+import { checkServerCerts, serverCertSettingsFromFlags } from './cert-flags.js';
 import type { FlagValues } from './flag-values.js';
+import { hookSettingsFromFlags } from './hook-flags.js';
 import {
   checkAtLeast,
   checkLabels,
@@ -79,6 +81,8 @@ export function serverConfigFromFlags(
     authenticationAudience: str('authentication-audience', d.authenticationAudience),
     kubeconfig: str('kubeconfig', d.kubeconfig),
     allowEphemeralPorts: eph,
+    certs: serverCertSettingsFromFlags(values, env),
+    hooks: hookSettingsFromFlags(values, 'server'),
     pull: serverPullFromFlags(values, env),
   };
   if (mode === 'grpc' || mode === 'http-connect') {
@@ -90,6 +94,7 @@ export function serverConfigFromFlags(
   checkFrontend(c, values, eph, report);
   checkAgentListener(c, eph);
   checkTokenAuth(c, env);
+  checkServerCerts(c, env);
   checkTuning(c, values);
   return c;
 }
@@ -114,7 +119,7 @@ function checkFrontend(c: ServerConfig, values: FlagValues, eph: boolean, report
     checkPort('server-port', c.serverPort, rule);
     c.tcpFrontend = true;
   }
-  if (c.tcpFrontend) {
+  if (c.tcpFrontend && c.certs?.source !== 'csr') {
     const where = `the TCP frontend (--server-port=${c.serverPort})`;
     if (c.serverCert === '') {
       throw new UsageError(`${where} uses mTLS: set --server-cert and --server-key, or serve only a Unix socket with --uds-name`);
@@ -124,7 +129,7 @@ function checkFrontend(c: ServerConfig, values: FlagValues, eph: boolean, report
         `--server-ca-cert is required with ${where}: since v0.35.0 frontend clients must present a certificate; or serve only a Unix socket with --uds-name`,
       );
     }
-  } else {
+  } else if (!c.tcpFrontend) {
     for (const flag of ['server-cert', 'server-key', 'server-ca-cert']) {
       if (values.string(flag)) {
         report.warnings.push(`flag --${flag} has no effect: the TCP frontend is off (--uds-name with --server-port=0 or not given)`);
@@ -141,7 +146,8 @@ function checkAgentListener(c: ServerConfig, eph: boolean): void {
   checkPort('health-port', c.healthPort, rule);
   checkPort('admin-port', c.adminPort, rule);
   requirePair('cluster-cert', c.clusterCert, 'cluster-key', c.clusterKey);
-  if (c.clusterCert === '') {
+  // csr mode: the certificate comes from the CSR API (cert-flags.ts checks it).
+  if (c.clusterCert === '' && c.certs?.source !== 'csr') {
     throw new UsageError('--cluster-cert and --cluster-key are required: the agent listener (--agent-port) always uses TLS');
   }
   requireFile('cluster-cert', c.clusterCert);
@@ -155,7 +161,7 @@ function checkTokenAuth(c: ServerConfig, env: NodeJS.ProcessEnv): void {
   const on = c.agentNamespace !== '' || c.agentServiceAccount !== '' || c.authenticationAudience !== '';
   if (!on) return;
   const flags = '--agent-namespace, --agent-service-account and --authentication-audience';
-  if (c.clusterCaCert !== '') {
+  if (c.clusterCaCert !== '' && c.certs?.source !== 'csr') {
     throw new UsageError(`--cluster-ca-cert cannot be combined with token authentication of agents (${flags})`);
   }
   for (const [flag, v] of [

@@ -1,53 +1,88 @@
 /**
- * TLS credentials of the agent listener that honour --tls-min-version and
- * --cipher-suites, as upstream applies both flags to the agent port too.
+ * TLS credentials of the agent listener: they follow a CertificateSource
+ * (new handshakes get the source's current certificate and client CA;
+ * established HTTP/2 connections keep theirs) and honour --tls-min-version
+ * and --cipher-suites, as upstream applies both flags to the agent port too.
  *
- * grpc-js's ServerCredentials.createSsl() takes no TLS version or cipher
- * settings (it uses GRPC_SSL_CIPHER_SUITES from the environment), so this
- * subclass hands Node's TLS server the options itself: grpc-js 1.14 merges
- * the constructor options and the secure context options of a credentials
- * object into `http2.createSecureServer()`.
+ * Why not certs' serverCredentialsFromSource: grpc-js's certificate-provider
+ * credentials hand `http2SecureServer.setSecureContext()` only ca/cert/key,
+ * and setSecureContext replaces the whole context, so the TLS version and
+ * cipher settings would be lost at the first update. This subclass gives
+ * grpc-js the full context options on every update instead (grpc-js 1.14
+ * merges the constructor options and the secure context options into
+ * `http2.createSecureServer()`, and passes each update to setSecureContext).
  */
 import * as grpc from '@grpc/grpc-js';
 import type { SecureServerOptions } from 'node:http2';
 import type { SecureContextOptions } from 'node:tls';
+import type { CertificateBundle, CertificateSource } from '../certs/index.js';
 import type { ServerConfig } from './config.js';
 
-/** What the agent listener's TLS is built from. */
+/**
+ * Client certificates on the agent port: `require` (files mode with
+ * --cluster-ca-cert: the handshake fails without one), `request` (csr mode:
+ * a certificate of the tunnel CA, or none and a bootstrap token instead),
+ * `none` (token authentication or no authentication).
+ */
+export type ClientCertMode = 'require' | 'request' | 'none';
+
+/** What the agent listener's TLS is built from besides the certificate. */
 export interface AgentTlsSettings {
-  /** PEM certificate chain of the listener (--cluster-cert). */
-  cert: Buffer;
-  /** PEM private key (--cluster-key). */
-  key: Buffer;
-  /** CA bundle agents' client certificates must chain to (--cluster-ca-cert); null = no client certificates. */
-  ca: Buffer | null;
+  clientCerts: ClientCertMode;
   /** Lowest TLS version accepted (--tls-min-version, Node's name). */
   minVersion: ServerConfig['tlsMinVersion'];
   /** OpenSSL names of the TLS 1.2 suites (--cipher-suites); empty = Node's defaults. */
   ciphers: readonly string[];
 }
 
-/** ServerCredentials carrying the TLS settings of AgentTlsSettings. */
-class AgentServerCredentials extends grpc.ServerCredentials {
-  constructor(private readonly settings: AgentTlsSettings) {
-    const requireClientCert = settings.ca !== null;
-    const server: SecureServerOptions = { requestCert: requireClientCert, rejectUnauthorized: requireClientCert };
-    const context: SecureContextOptions = {
-      cert: settings.cert,
-      key: settings.key,
-      minVersion: settings.minVersion,
-      ...(settings.ca ? { ca: settings.ca } : {}),
-      ...(settings.ciphers.length > 0 ? { ciphers: settings.ciphers.join(':') } : {}),
-    };
-    super(server, context);
+/** ServerCredentials whose secure context follows a source. */
+class SourceAgentCredentials extends grpc.ServerCredentials {
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly source: CertificateSource,
+    private readonly settings: AgentTlsSettings,
+  ) {
+    const asks = settings.clientCerts !== 'none';
+    const server: SecureServerOptions = { requestCert: asks, rejectUnauthorized: settings.clientCerts === 'require' };
+    super(server, contextOptions(source.current(), settings));
+  }
+
+  override _addWatcher(watcher: Parameters<grpc.ServerCredentials['_addWatcher']>[0]): void {
+    if (this.getWatcherCount() === 0) {
+      this.unsubscribe = this.source.onChange((b) => this.updateSecureContextOptions(contextOptions(b, this.settings)));
+    }
+    super._addWatcher(watcher);
+  }
+
+  override _removeWatcher(watcher: Parameters<grpc.ServerCredentials['_removeWatcher']>[0]): void {
+    super._removeWatcher(watcher);
+    if (this.getWatcherCount() === 0) {
+      this.unsubscribe?.();
+      this.unsubscribe = undefined;
+    }
   }
 
   _equals(other: grpc.ServerCredentials): boolean {
-    return other instanceof AgentServerCredentials && other.settings === this.settings;
+    return other === this;
   }
 }
 
-/** Credentials for the agent listener (always TLS; client certificates required when `ca` is set). */
-export function agentServerCredentials(settings: AgentTlsSettings): grpc.ServerCredentials {
-  return new AgentServerCredentials(settings);
+/** The full secure-context options of one bundle (everything setSecureContext needs). */
+function contextOptions(b: CertificateBundle, s: AgentTlsSettings): SecureContextOptions {
+  return {
+    cert: b.certPem,
+    key: b.keyPem,
+    minVersion: s.minVersion,
+    ...(s.clientCerts !== 'none' && b.caPem.trim() !== '' ? { ca: b.caPem } : {}),
+    ...(s.ciphers.length > 0 ? { ciphers: s.ciphers.join(':') } : {}),
+  };
+}
+
+/**
+ * Credentials for the agent listener (always TLS). With clientCerts other
+ * than `none` the source's CA bundle verifies the agents' certificates.
+ */
+export function agentServerCredentials(source: CertificateSource, settings: AgentTlsSettings): grpc.ServerCredentials {
+  return new SourceAgentCredentials(source, settings);
 }

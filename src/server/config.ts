@@ -5,6 +5,9 @@
  */
 import type { PullServerConfig } from './pull/config.js';
 
+import type { HookSettings } from '../hooks/settings.js';
+import type { ServerCertSettings } from './cert-settings.js';
+
 export type ProxyStrategy = 'default' | 'destHost' | 'defaultRoute';
 
 export interface ServerConfig {
@@ -93,6 +96,11 @@ export interface ServerConfig {
 
   /** Allow port 0 (ephemeral) for tests and the demo. */
   allowEphemeralPorts?: boolean;
+
+  /** --cert-source and the csr flags; unset = files (the TLS flags above, followed on disk). */
+  certs?: ServerCertSettings;
+  /** --hook-*; unset = no hooks. */
+  hooks?: HookSettings;
 
   /**
    * HTTP CONNECT frontend: the request line and headers must arrive within

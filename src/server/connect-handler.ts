@@ -21,6 +21,20 @@ export interface ConnectHandlerDeps {
   serverCount: () => number;
   logger: Logger;
   metrics: ServerMetrics;
+  /** Told when an agent's first stream registers and when its last one is gone. */
+  events?: AgentEvents;
+}
+
+/** An agent's arrival and departure (the server hooks listen). */
+export interface AgentEvents {
+  agentConnected(agent: AgentEventInfo): void;
+  agentDisconnected(agent: AgentEventInfo): void;
+}
+
+/** Who arrived or left: the agent id and the identifiers of its first stream. */
+export interface AgentEventInfo {
+  agentID: string;
+  identifiers: Readonly<Record<string, readonly string[]>>;
 }
 
 /** A refusal of a Connect (or a pull call) before any header: gRPC status and message. */
@@ -117,7 +131,7 @@ export interface AgentStreamOwner {
  */
 export async function serveAgentStream(
   stream: PacketStream,
-  deps: Pick<ConnectHandlerDeps, 'relay' | 'logger' | 'metrics'>,
+  deps: Pick<ConnectHandlerDeps, 'relay' | 'logger' | 'metrics' | 'events'>,
   who: AgentStreamOwner,
 ): Promise<void> {
   const { metrics, relay } = deps;
@@ -130,6 +144,8 @@ export async function serveAgentStream(
     identity: who.identity.subject,
     authMethod: who.identity.method,
   });
+  const info = { agentID: who.agentID, identifiers: identifierLists(who.identifiers) };
+  if (relay.registry.byAgent().get(who.agentID)?.length === 1) deps.events?.agentConnected(info);
   let why = 'stream ended';
   try {
     for await (const p of stream) relay.fromAgent(backend, p);
@@ -145,7 +161,16 @@ export async function serveAgentStream(
     if (!stream.closed) stream.close();
     metrics.grpcConnections.dec({ service_method: 'Connect' });
     log.info('agent disconnected', { peer: stream.peer, identity: who.identity.subject, reason: why });
+    if (!relay.registry.byAgent().has(who.agentID)) deps.events?.agentDisconnected(info);
   }
+}
+
+/** Announced identifiers by key, only the keys given (`{ host: ['cluster-a'] }`). */
+function identifierLists(ids: AgentIdentifiers): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const key of ['host', 'ipv4', 'ipv6', 'cidr'] as const) if (ids[key].length > 0) out[key] = [...ids[key]];
+  if (ids.defaultRoute) out['default-route'] = ['true'];
+  return out;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   checksRoute,
   type HttpEndpoint,
   metricsRoute,
+  type NamedCheck,
   type Route,
   startHttpEndpoint,
 } from '../observability/http-endpoint.js';
@@ -15,18 +16,22 @@ import type { Clock } from './clock.js';
 import type { ConnectionsView } from './connections-view.js';
 import type { BackendRegistry } from './registry.js';
 
-/** Starts the health endpoint; `readyAgents` counts agents the first strategy can use. */
+/**
+ * Starts the health endpoint; `readyAgents` counts agents the first strategy
+ * can use; `checks` are more readiness checks (e.g. the CSR certificate's).
+ */
 export function startHealthEndpoint(opts: {
   host: string;
   port: number;
   registry: Registry;
   readyAgents: () => number;
+  checks?: NamedCheck[];
 }): Promise<HttpEndpoint> {
   const ready = checksRoute(
     'readyz',
-    [{ name: 'agent-connected', check: () => (opts.readyAgents() > 0 ? null : TEXT.serverNotReady) }],
+    [{ name: 'agent-connected', check: () => (opts.readyAgents() > 0 ? null : TEXT.serverNotReady) }, ...(opts.checks ?? [])],
     500,
-    () => TEXT.serverNotReady,
+    (failed) => failed.map((f) => (f.name === 'agent-connected' ? TEXT.serverNotReady : `${f.name}: ${f.reason}`)).join('\n'),
   );
   return startHttpEndpoint({
     host: opts.host,

@@ -39,8 +39,12 @@ export interface FrontendListenOptions {
   udsPath: string;
   /** Remove an existing file at udsPath before listening. */
   deleteExistingUdsFile: boolean;
-  /** TLS settings and address of the TCP frontend; undefined = none. */
-  tcp?: { host: string; port: number; tls: tls.TlsOptions };
+  /**
+   * TLS settings and address of the TCP frontend; undefined = none.
+   * `follow` is called with the created server (to swap its certificate as
+   * it changes) and returns the function that stops following.
+   */
+  tcp?: { host: string; port: number; tls: tls.TlsOptions; follow?: (server: tls.Server) => () => void };
 }
 
 /** What the listeners hand sockets to. */
@@ -60,6 +64,7 @@ export class FrontendListeners {
   private uds: net.Server | undefined;
   private tcp: tls.Server | undefined;
   private udsCreated: string | undefined;
+  private unfollow: (() => void) | undefined;
   private readonly sockets = new Set<net.Socket>();
 
   constructor(private readonly deps: FrontendListenerDeps) {}
@@ -85,6 +90,7 @@ export class FrontendListeners {
         this.deps.logger.warn('frontend TLS handshake failed', { peer: `${s.remoteAddress}:${s.remotePort}`, error: err.message });
       });
       this.tcp = t;
+      this.unfollow = opts.tcp.follow?.(t);
       await listen(t, { host: opts.tcp.host === '' ? undefined : opts.tcp.host, port: opts.tcp.port }, 'frontend TCP port');
       out.port = (t.address() as net.AddressInfo).port;
     }
@@ -104,6 +110,8 @@ export class FrontendListeners {
     }
     this.uds = undefined;
     this.tcp = undefined;
+    this.unfollow?.();
+    this.unfollow = undefined;
     if (this.udsCreated) {
       removeSocketFile(this.udsCreated);
       this.udsCreated = undefined;

@@ -2,7 +2,6 @@
  * TunnelServer: wires the frontend listeners, the agent listener, the relay
  * and the HTTP endpoints together, and takes them down again.
  */
-import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
@@ -18,10 +17,11 @@ import { mtlsAuthenticator } from './auth/mtls.js';
 import { allowAllAuthenticator, type AgentAuthenticator } from './auth/types.js';
 import { type Clock, systemClock } from './clock.js';
 import type { ServerConfig } from './config.js';
-import { makeConnectHandler } from './connect-handler.js';
+import { type AgentEvents, makeConnectHandler } from './connect-handler.js';
 import { connectionsView } from './connections-view.js';
 import { agentsView, startAdminEndpoint, startHealthEndpoint } from './endpoints.js';
 import { ServerError } from './errors.js';
+import { frontendTlsOptions, openFileServerTls, type ServerTls } from './server-tls.js';
 import { FrontendListeners } from './frontend-listener.js';
 import { staticServerHA } from './ha/static-ha.js';
 import type { ServerHA } from './ha/types.js';
@@ -56,6 +56,14 @@ export interface ServerDeps {
    * (main.ts passes Leases with --enable-lease-controller; see ha/from-config.ts).
    */
   ha?: ServerHA;
+  /**
+   * Certificates of the agent port and the TCP frontend, followed as they
+   * change. Default: the flag files (server-tls.ts); main.ts passes the CSR
+   * ones with --cert-source=csr. Closed on shutdown.
+   */
+  tls?: ServerTls;
+  /** Told when an agent's first stream registers and its last one goes (server hooks). */
+  agentEvents?: AgentEvents;
 }
 
 /** The actually bound addresses. */
@@ -102,6 +110,7 @@ export class TunnelServer {
   private frontendServer: grpc.Server | undefined;
   private injector: ReturnType<grpc.Server['createConnectionInjector']> | undefined;
   private listeners: FrontendListeners | undefined;
+  private tls: ServerTls | undefined;
   private endpoints: HttpEndpoint[] = [];
   private stopping: Promise<void> | undefined;
 
@@ -150,19 +159,10 @@ export class TunnelServer {
       return v;
     };
 
-    // Agent listener: always TLS.
-    if (!c.clusterCert || !c.clusterKey) {
-      throw new ServerError('ERR_BAD_CONFIG', 'the agent port is always TLS: set --cluster-cert and --cluster-key');
-    }
-    const clusterCa = c.clusterCaCert ? readPem(c.clusterCaCert, '--cluster-ca-cert') : null;
-    const creds = agentServerCredentials({
-      cert: readPem(c.clusterCert, '--cluster-cert'),
-      key: readPem(c.clusterKey, '--cluster-key'),
-      ca: clusterCa,
-      minVersion: c.tlsMinVersion,
-      ciphers: c.cipherSuites,
-    });
-    const authenticator = this.deps.authenticator ?? (clusterCa ? mtlsAuthenticator : allowAllAuthenticator);
+    // Agent listener: always TLS; a new certificate reaches new handshakes (server-tls.ts).
+    const certs = (this.tls = this.deps.tls ?? (await openFileServerTls(c, this.log)));
+    const creds = agentServerCredentials(certs.agent, { clientCerts: certs.clientCerts, minVersion: c.tlsMinVersion, ciphers: c.cipherSuites });
+    const authenticator = this.deps.authenticator ?? (certs.clientCerts === 'require' ? mtlsAuthenticator : allowAllAuthenticator);
     this.agentServer = new grpc.Server(agentServerOptions(c, this.limits));
     this.agentServer.addService(agentServiceDefinition, {
       Connect: makeConnectHandler({
@@ -172,6 +172,7 @@ export class TunnelServer {
         serverCount: () => this.ha.serverCount(),
         logger: this.log,
         metrics: this.metrics,
+        ...(this.deps.agentEvents ? { events: this.deps.agentEvents } : {}),
       }),
     });
     this.agentServer.addService(pullServiceDefinition, this.pull.handlers(authenticator));
@@ -214,26 +215,7 @@ export class TunnelServer {
     }
     let tcp;
     if (tcpWanted) {
-      if (!c.serverCert || !c.serverKey || !c.serverCaCert) {
-        throw new ServerError(
-          'ERR_BAD_CONFIG',
-          'the TCP frontend is mTLS: set --server-cert, --server-key and --server-ca-cert',
-        );
-      }
-      tcp = {
-        host: c.serverBindAddress,
-        port: c.serverPort,
-        tls: {
-          cert: readPem(c.serverCert, '--server-cert'),
-          key: readPem(c.serverKey, '--server-key'),
-          ca: readPem(c.serverCaCert, '--server-ca-cert'),
-          requestCert: true,
-          rejectUnauthorized: true,
-          minVersion: c.tlsMinVersion,
-          ...(c.cipherSuites.length > 0 ? { ciphers: c.cipherSuites.join(':') } : {}),
-          ALPNProtocols: ['h2', 'http/1.1'],
-        },
-      };
+      tcp = { host: c.serverBindAddress, port: c.serverPort, ...frontendTlsOptions(await certs.openFrontend(), c, this.log) };
     }
     const fe = await this.listeners.start({
       udsPath: c.udsName,
@@ -250,6 +232,7 @@ export class TunnelServer {
         port: port('health port', c.healthPort),
         registry: this.deps.registry,
         readyAgents: () => this.registry.readyAgents(),
+        checks: certs.checks,
       });
       this.endpoints.push(ep);
       out.healthPort = ep.port;
@@ -312,6 +295,7 @@ export class TunnelServer {
     this.listeners?.destroyAll();
     await Promise.all(this.endpoints.map((e) => e.close()));
     this.endpoints = [];
+    await this.tls?.close();
     this.log.info('tunnel server stopped');
   }
 
@@ -342,14 +326,6 @@ function frontendPeer(call: grpc.ServerDuplexStream<Buffer, Buffer>, udsName: st
   const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
   const subject = Array.isArray(cn) ? cn[0] : cn;
   return subject ? `${peer} (CN=${subject})` : peer;
-}
-
-function readPem(file: string, flag: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new ServerError('ERR_BAD_CONFIG', `cannot read ${flag} ${file}: ${(e as Error).message}`);
-  }
 }
 
 /** grpc-js address for a bind host ('' = every interface). */

@@ -6,6 +6,12 @@
  * without error; and the user `system:serviceaccount:<namespace>:<name>`.
  * Every refusal says what was wrong; the token itself is never logged or
  * echoed.
+ *
+ * Beyond upstream, `extraUsers` accepts more users with identities of their
+ * own: csr mode accepts each cluster's bootstrap ServiceAccount
+ * `tunnel-bootstrap-<cluster>` bound to that cluster (bootstrap-token.ts).
+ * Without namespace/serviceAccount only those users are accepted; with an
+ * empty audience the review uses the API server's own audiences.
  */
 import { createHash } from 'node:crypto';
 import type { TokenReviewer, TokenReviewResult } from '../../kube/types.js';
@@ -21,12 +27,14 @@ const BEARER = 'Bearer ';
 
 /** Options of createTokenAuthenticator. */
 export interface TokenAuthenticatorOptions {
-  /** Namespace of the agents' ServiceAccount (--agent-namespace). */
+  /** Namespace of the agents' ServiceAccount (--agent-namespace); '' with serviceAccount '' = no such user. */
   namespace: string;
   /** Name of the agents' ServiceAccount (--agent-service-account). */
   serviceAccount: string;
-  /** Audience the token must be valid for (--authentication-audience), e.g. `system:konnectivity-server`. */
+  /** Audience the token must be valid for (--authentication-audience), e.g. `system:konnectivity-server`; '' = the API server's own. */
   audience: string;
+  /** More users accepted, each with the identity the rule gives it (e.g. bound to one cluster). */
+  extraUsers?: TokenUserRule;
   /** Asks the API server about a token. */
   reviewer: TokenReviewer;
   logger: Logger;
@@ -52,6 +60,14 @@ export class AgentAuthUnavailableError extends AgentAuthError {
   }
 }
 
+/** Users accepted besides --agent-namespace/--agent-service-account. */
+export interface TokenUserRule {
+  /** Who is accepted, for refusal messages, e.g. `system:serviceaccount:kube-system:tunnel-bootstrap-<cluster>`. */
+  description: string;
+  /** The identity of an authenticated user name, or undefined when the rule does not accept it. */
+  identityOf(username: string): AgentIdentity | undefined;
+}
+
 type Outcome = { identity: AgentIdentity } | { refusal: AgentAuthError };
 
 /**
@@ -62,7 +78,10 @@ type Outcome = { identity: AgentIdentity } | { refusal: AgentAuthError };
  * TokenReview call is never cached.
  */
 export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): AgentAuthenticator {
-  const expected = `system:serviceaccount:${opts.namespace}:${opts.serviceAccount}`;
+  const upstreamUser = opts.namespace !== '' || opts.serviceAccount !== '' ? `system:serviceaccount:${opts.namespace}:${opts.serviceAccount}` : undefined;
+  const expected = [upstreamUser, opts.extraUsers?.description].filter((e) => e !== undefined).join(' or ');
+  const audiences = opts.audience !== '' ? [opts.audience] : [];
+  const audienceText = opts.audience !== '' ? `audience ${opts.audience}` : "the API server's audiences";
   const ttl = opts.cacheTtlMs ?? TOKEN_CACHE_TTL_MS;
   const max = opts.maxCacheEntries ?? TOKEN_CACHE_MAX_ENTRIES;
   const now = opts.now ?? Date.now;
@@ -80,7 +99,7 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Agent
   const review = async (token: string, key: string): Promise<Outcome> => {
     let result: TokenReviewResult;
     try {
-      result = await opts.reviewer.review(token, [opts.audience]);
+      result = await opts.reviewer.review(token, audiences);
     } catch (err) {
       // The detail (API address, network error) is for the operator's log, not for an unauthenticated peer.
       log.warn('TokenReview failed', { error: redact(err instanceof Error ? err.message : String(err), token) });
@@ -96,9 +115,9 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Agent
   const judge = (r: TokenReviewResult, token: string): Outcome => {
     if (r.error || !r.authenticated) {
       const why = r.error ? redact(r.error, token) : 'not authenticated (unknown, expired or revoked token)';
-      return { refusal: new AgentAuthError('ERR_AGENT_UNAUTHENTICATED', `token not valid for audience ${opts.audience}: ${why}`) };
+      return { refusal: new AgentAuthError('ERR_AGENT_UNAUTHENTICATED', `token not valid for ${audienceText}: ${why}`) };
     }
-    if (r.audiences.length > 0 && !r.audiences.includes(opts.audience)) {
+    if (opts.audience !== '' && r.audiences.length > 0 && !r.audiences.includes(opts.audience)) {
       return {
         refusal: new AgentAuthError(
           'ERR_AGENT_UNAUTHENTICATED',
@@ -106,10 +125,10 @@ export function createTokenAuthenticator(opts: TokenAuthenticatorOptions): Agent
         ),
       };
     }
-    if (r.username !== expected) {
-      return { refusal: new AgentAuthError('ERR_AGENT_FORBIDDEN', `token is for ${r.username ?? '(no user)'}, expected ${expected}`) };
-    }
-    return { identity: { subject: r.username, method: 'token' } };
+    if (upstreamUser !== undefined && r.username === upstreamUser) return { identity: { subject: r.username, method: 'token' } };
+    const other = r.username !== undefined ? opts.extraUsers?.identityOf(r.username) : undefined;
+    if (other) return { identity: other };
+    return { refusal: new AgentAuthError('ERR_AGENT_FORBIDDEN', `token is for ${r.username ?? '(no user)'}, expected ${expected}`) };
   };
 
   const outcomeOf = (token: string): Promise<Outcome> => {

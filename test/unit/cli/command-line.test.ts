@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import path from 'node:path';
 import { AGENT_FLAGS } from '../../../src/cli/agent-flags.js';
+import { AGENT_CERT_FLAGS, SERVER_CERT_FLAGS } from '../../../src/cli/cert-flags.js';
+import { AGENT_HOOK_FLAGS, SERVER_HOOK_FLAGS } from '../../../src/cli/hook-flags.js';
 import { NOT_YET_IMPLEMENTED } from '../../../src/cli/not-yet.js';
 import { AGENT_PULL_FLAGS, SERVER_PULL_FLAGS } from '../../../src/cli/pull-flags.js';
 import { parseCommandLine, roleFlags, type ParsedCommand } from '../../../src/cli/parse.js';
@@ -180,7 +182,8 @@ describe('every upstream flag name is accepted', () => {
   });
 
   it('knows no flag that upstream does not have, apart from ours', () => {
-    const ours = ['help', 'version', 'log-level', 'log-format'];
+    const certsAndHooks = [...SERVER_CERT_FLAGS, ...SERVER_HOOK_FLAGS, ...AGENT_CERT_FLAGS, ...AGENT_HOOK_FLAGS].map((f) => f.name);
+    const ours = ['help', 'version', 'log-level', 'log-format', ...certsAndHooks];
     const pull = (flags: readonly { name: string }[]) => flags.map((f) => f.name);
     const server = new Set([...UPSTREAM_SERVER_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours, ...pull(SERVER_PULL_FLAGS)]);
     const agent = new Set([...UPSTREAM_AGENT_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours, 'mode', 'dial-alias', ...pull(AGENT_PULL_FLAGS)]);

@@ -18,16 +18,8 @@ import type { Container } from './deploy-files.js';
  * CLI knows one, the check sets it aside instead of parsing it.
  */
 export const FUTURE_FLAGS: Readonly<Record<Role, readonly string[]>> = {
-  server: ['cert-source', 'signer-name-prefix', 'cert-dir', 'namespace'],
-  agent: [
-    'cert-source',
-    'cluster-name',
-    'bootstrap-token-path',
-    'cert-dir',
-    'hook-provider',
-    'credential-service-account',
-    'credential-token-source',
-  ],
+  server: [],
+  agent: [],
 };
 
 /** Flags whose value is a directory or a socket to create, not a file that must exist. */

@@ -1,0 +1,121 @@
+/**
+ * The agent in csr mode (--cert-source=csr): it starts with the token of
+ * its cluster's bootstrap ServiceAccount (--bootstrap-token-path) and the
+ * tunnel CA bundle (--ca-cert), connects with the token, requests
+ * `CN=tunnel-agent:<cluster>` from the `<prefix>/agent` signer through the
+ * meta cluster's CSR API (acting as the bootstrap ServiceAccount), then
+ * reconnects with the certificate. The certificate is kept in --cert-dir and
+ * renewed before it expires (new handshakes use the new one; open
+ * connections stay). At a restart a stored certificate that is still valid,
+ * of this cluster and of the current CA is used at once, without the token.
+ *
+ * The server's certificate is checked against the tunnel CA bundle; its
+ * name must match the dialed host, or its CN be the tunnel server's
+ * (`tunnel-server`): the tunnel CA issues that CN only to the server's own
+ * ServiceAccount, and the server cannot know every name agents dial.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
+import tls, { type PeerCertificate } from 'node:tls';
+import type { Registry } from 'prom-client';
+import {
+  agentProfile,
+  channelCredentialsFromSource,
+  CsrCertificateSource,
+  CsrManager,
+  csrApiRequester,
+  DEFAULT_SERVER_COMMON_NAME,
+} from '../certs/index.js';
+import { checkStoredCertificate } from '../certs/stored-certificate.js';
+import { createCsrClient } from '../kube/index.js';
+import type { Logger } from '../observability/logger.js';
+import type { AgentCertSettings } from './cert-settings.js';
+import type { AgentConfig } from './config.js';
+import type { ConnectionAuth, ConnectionCredentials } from './connection-auth.js';
+import { AgentConfigError } from './errors.js';
+
+/** What openCsrAuth needs. */
+export interface CsrAuthOptions {
+  config: AgentConfig;
+  settings: AgentCertSettings;
+  /** The cluster this agent serves (resolved --cluster-name). */
+  clusterName: string;
+  /** The meta cluster's API, acting as the bootstrap ServiceAccount. */
+  metaKubeConfig: KubeConfig;
+  logger: Logger;
+  registry: Registry;
+}
+
+/** Accepts the dialed host's name, or else the tunnel server's CN (see the file comment). */
+export function tunnelServerIdentity(host: string, cert: PeerCertificate): Error | undefined {
+  const err = tls.checkServerIdentity(host, cert);
+  if (!err) return undefined;
+  const cn = cert.subject?.CN;
+  return (Array.isArray(cn) ? cn[0] : cn) === DEFAULT_SERVER_COMMON_NAME ? undefined : err;
+}
+
+/** Opens csr mode: uses a stored certificate at once, or the token while the first one is requested. */
+export async function openCsrAuth(o: CsrAuthOptions): Promise<ConnectionAuth> {
+  const s = o.settings;
+  const log = o.logger.child({ component: 'certificates' });
+  let caPem: string;
+  try {
+    caPem = await readFile(o.config.caCert, 'utf8');
+  } catch (err) {
+    throw new AgentConfigError(`--ca-cert ${o.config.caCert} (the tunnel CA bundle) cannot be read: ${(err as Error).message}`);
+  }
+  const profile = agentProfile(o.clusterName, { signerPrefix: s.signerNamePrefix });
+  const mgr = new CsrManager({
+    ...profile,
+    certDir: s.certDir,
+    caPem,
+    requester: csrApiRequester(createCsrClient(o.metaKubeConfig), { logger: log }),
+    expirationSeconds: Math.round(s.certLifetimeMs / 1000),
+    logger: log,
+    registry: o.registry,
+  });
+  const verifyOptions = { checkServerIdentity: tunnelServerIdentity };
+  const bootstrap: ConnectionCredentials = {
+    credentials: grpc.credentials.createFromSecureContext(tls.createSecureContext({ ca: caPem }), verifyOptions),
+    tokenPath: s.bootstrapTokenPath,
+    bootstrap: true,
+  };
+  let current = bootstrap;
+  const listeners = new Set<() => void>();
+  const useCertificate = (): void => {
+    current = {
+      credentials: channelCredentialsFromSource(new CsrCertificateSource(mgr), { verifyOptions }),
+      // Upstream token authentication may still want the ServiceAccount token; never the bootstrap one.
+      tokenPath: o.config.serviceAccountTokenPath,
+      bootstrap: false,
+    };
+    for (const l of [...listeners]) l();
+  };
+
+  const stored = await checkStoredCertificate({
+    certDir: s.certDir,
+    name: profile.name,
+    caPem,
+    commonName: profile.subject.commonName,
+    logger: log,
+  });
+  if (stored.state === 'usable') {
+    await mgr.start();
+    useCertificate();
+  } else {
+    log.info('connecting with the bootstrap token until the certificate is issued', { cluster: o.clusterName, reason: stored.reason });
+    mgr.start().then(useCertificate, (err: unknown) => {
+      if ((err as { code?: string }).code !== 'ERR_CERT_CLOSED') log.error('certificate request stopped', { error: (err as Error).message });
+    });
+  }
+  return {
+    current: () => current,
+    onUpgrade: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    checks: [{ name: 'certificate', check: () => mgr.check() }],
+    close: () => mgr.close(),
+  };
+}

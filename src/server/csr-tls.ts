@@ -1,0 +1,150 @@
+/**
+ * The server in csr mode (--cert-source=csr):
+ *
+ * 1. runs the tunnel's signer/approver (SignerController) for
+ *    `<prefix>/agent` and `<prefix>/server`, with the tunnel CA in the Secret
+ *    `tunnel-ca` of --namespace. It approves agent certificates only for a
+ *    cluster's bootstrap ServiceAccount `<namespace>/tunnel-bootstrap-<cluster>`
+ *    and server certificates only for the server's own ServiceAccount;
+ * 2. gets its own serving certificate through a CsrManager (CN
+ *    `tunnel-server`, SANs from --cert-san, env POD_IP, localhost,
+ *    127.0.0.1), renewed before expiry and swapped into both listeners;
+ *    a stored one is reused at start;
+ * 3. asks agents for a certificate of the tunnel CA (or --cluster-ca-cert)
+ *    without requiring one, and accepts a bootstrap token instead
+ *    (auth/bootstrap-token.ts), so a new agent can connect to get its
+ *    certificate.
+ *
+ * The first certificate must be obtained before the server starts: a CSR
+ * that is denied (e.g. --kubeconfig is not the server's ServiceAccount) stops
+ * the start with the reason. Readiness includes the manager's check().
+ */
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import {
+  ApproverPolicy,
+  bootstrapServiceAccountRule,
+  CsrCertificateSource,
+  CsrManager,
+  csrApiRequester,
+  serverProfile,
+  SignerController,
+} from '../certs/index.js';
+import { checkStoredCertificate } from '../certs/stored-certificate.js';
+import { createCsrClient, createSecretStore, createTokenReviewer, loadKubeConfig } from '../kube/index.js';
+import type { Logger } from '../observability/logger.js';
+import { bootstrapTokenRule, certificateOrToken } from './auth/bootstrap-token.js';
+import { createTokenAuthenticator } from './auth/token-authenticator.js';
+import type { AgentAuthenticator } from './auth/types.js';
+import type { ServerConfig } from './config.js';
+import { ServerError } from './errors.js';
+import { readPem, type ServerTls } from './server-tls.js';
+
+/** How often the trust bundle is re-read from the CA Secret (a staged CA rotation reaches the listeners). */
+export const TRUST_BUNDLE_REFRESH_MS = 5 * 60_000;
+
+/** What csr mode gives the TunnelServer. */
+export interface CsrServerWiring {
+  tls: ServerTls;
+  /** Certificate of the tunnel CA, else a bootstrap token (or the upstream token rule when configured). */
+  authenticator: AgentAuthenticator;
+}
+
+/** What openCsrServerTls needs besides the config. */
+export interface CsrServerDeps {
+  logger: Logger;
+  registry: Registry;
+  /** The meta cluster; default --kubeconfig, else in-cluster. */
+  kubeConfig?: KubeConfig;
+}
+
+/** Starts the signer, obtains the serving certificate; on failure everything started is stopped again. */
+export async function openCsrServerTls(c: ServerConfig, deps: CsrServerDeps): Promise<CsrServerWiring> {
+  const s = c.certs;
+  if (!s || s.source !== 'csr') throw new ServerError('ERR_BAD_CONFIG', 'openCsrServerTls needs --cert-source=csr');
+  if (s.certDir === '') throw new ServerError('ERR_BAD_CONFIG', '--cert-source=csr needs --cert-dir');
+  const log = deps.logger.child({ component: 'certificates' });
+  const kc = deps.kubeConfig ?? loadKubeConfig(c.kubeconfig !== '' ? { kubeconfigPath: c.kubeconfig } : {});
+  const ipAddresses = s.sans.filter((n) => net.isIP(n) !== 0);
+  const dnsNames = s.sans.filter((n) => net.isIP(n) === 0);
+  const serverUser = `system:serviceaccount:${s.namespace}:${s.serverServiceAccount}`;
+  const policy = new ApproverPolicy({
+    signerPrefix: s.signerNamePrefix,
+    clusterOfRequester: bootstrapServiceAccountRule(s.namespace),
+    serverRequesters: [serverUser],
+    serverSans: { dnsNames, ipAddresses },
+  });
+  const signer = new SignerController({
+    csrs: createCsrClient(kc),
+    secrets: createSecretStore(kc),
+    policy,
+    lifetime: { certLifetimeMs: s.certLifetimeMs },
+    caNamespace: s.namespace,
+    logger: deps.logger.child({ component: 'signer' }),
+    registry: deps.registry,
+  });
+  const extraCa = c.clusterCaCert ? readPem(c.clusterCaCert, '--cluster-ca-cert').toString('utf8') : '';
+  const caPemOf = (trust: string): string => (extraCa.trim() === '' ? trust : `${trust.trimEnd()}\n${extraCa}`);
+  let mgr: CsrManager | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const close = async (): Promise<void> => {
+    if (timer) clearInterval(timer);
+    await mgr?.close();
+    await signer.stop();
+  };
+  try {
+    await signer.start();
+    const caPem = caPemOf(await signer.ca.trustBundle());
+    const profile = serverProfile({ signerPrefix: s.signerNamePrefix, dnsNames, ipAddresses });
+    mgr = new CsrManager({
+      ...profile,
+      certDir: s.certDir,
+      caPem,
+      requester: csrApiRequester(createCsrClient(kc), { logger: log }),
+      expirationSeconds: Math.round(s.certLifetimeMs / 1000),
+      logger: log,
+      registry: deps.registry,
+    });
+    await mkdir(s.certDir, { recursive: true, mode: 0o700 });
+    const stored = await checkStoredCertificate({ certDir: s.certDir, name: profile.name, caPem, commonName: profile.subject.commonName, logger: log });
+    // Without a usable stored certificate, one attempt now: a denial stops the start with its reason.
+    if (stored.state !== 'usable') await mgr.rotate();
+    await mgr.start();
+    const manager = mgr;
+    timer = setInterval(() => {
+      signer.ca.trustBundle().then(
+        (trust) => manager.setCaPem(caPemOf(trust)),
+        (err: unknown) => log.warn('cannot re-read the tunnel CA bundle; keeping the current one', { error: (err as Error).message }),
+      );
+    }, TRUST_BUNDLE_REFRESH_MS);
+    timer.unref();
+    const source = new CsrCertificateSource(manager);
+    const tls: ServerTls = {
+      agent: source,
+      clientCerts: 'request',
+      openFrontend: () => Promise.resolve({ source, ...(c.serverCaCert ? { clientCa: readPem(c.serverCaCert, '--server-ca-cert') } : {}) }),
+      checks: [{ name: 'certificate', check: () => manager.check() }],
+      close,
+    };
+    log.info('certificates from the Kubernetes CSR API', {
+      signers: `${s.signerNamePrefix}/server, ${s.signerNamePrefix}/agent`,
+      namespace: s.namespace,
+      serverRequester: serverUser,
+      sans: s.sans.join(','),
+    });
+    const tokens = createTokenAuthenticator({
+      namespace: c.agentNamespace,
+      serviceAccount: c.agentServiceAccount,
+      audience: c.authenticationAudience,
+      reviewer: createTokenReviewer(kc),
+      logger: deps.logger,
+      extraUsers: bootstrapTokenRule(s.namespace),
+    });
+    return { tls, authenticator: certificateOrToken(tokens) };
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
+  }
+}
