@@ -151,7 +151,7 @@ export const SERVER_FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     def: '',
     group: 'tls',
-    doc: 'When set, agents must present a client certificate from this CA bundle; the certificate decides which agent id they may use.',
+    doc: 'When set, agents must present a client certificate from this CA bundle. A certificate CN=tunnel-agent:<cluster> may announce only agent id and host=<cluster>; any other CN (e.g. an upstream proxy-agent certificate) is not bound. With --cert-source=csr: more CAs whose agent certificates are accepted besides the tunnel CA.',
   },
   {
     name: 'cipher-suites',
