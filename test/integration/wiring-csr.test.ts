@@ -134,6 +134,58 @@ describe('--cert-source=csr', () => {
     expect(again.lines.some((l) => l.message === 'connecting with the bootstrap token until the certificate is issued')).toBe(false);
   }, 90_000);
 
+  it('without --meta-kubeconfig the agent requests its certificate through pull mode, with its bootstrap token', async () => {
+    const serverKubeconfig = fake.writeKubeconfig({ token: fake.issueToken('kube-system', 'tunnel-server', { expirationSeconds: 3600 }) });
+    const apiserver = new URL(fake.url).host;
+    const server = startCli('server', [
+      '--mode=server',
+      `--uds-name=${path.join(dir, 'pull.sock')}`,
+      '--agent-port=0',
+      '--agent-bind-address=127.0.0.1',
+      '--health-port=0',
+      '--admin-port=0',
+      '--cert-source=csr',
+      `--kubeconfig=${serverKubeconfig}`,
+      `--cert-dir=${path.join(dir, 'pull-server-certs')}`,
+      `--pull-target=kubernetes=${apiserver}`,
+    ]);
+    const listening = await server.listening();
+    const secret = fake.store.get('secrets', 'kube-system', 'tunnel-ca') as unknown as { data: Record<string, string> };
+    const caFile = path.join(dir, 'pull-tunnel-ca.crt');
+    writeFileSync(caFile, Buffer.from(secret.data['ca-bundle.crt']!, 'base64'));
+    const apiCa = path.join(dir, 'meta-apiserver-ca.crt');
+    writeFileSync(apiCa, fake.caPem);
+    const tokenFile = path.join(dir, 'pull-bootstrap-token');
+    writeFileSync(tokenFile, fake.issueToken('kube-system', 'tunnel-bootstrap-cluster-a', { expirationSeconds: 3600 }));
+    fake.clearRequests();
+
+    const agent = startCli('agent', [
+      '--mode=agent',
+      '--proxy-server-host=127.0.0.1',
+      `--proxy-server-port=${listening['agentPort'] as number}`,
+      '--cert-source=csr',
+      '--cluster-name=cluster-a',
+      `--ca-cert=${caFile}`,
+      `--bootstrap-token-path=${tokenFile}`,
+      `--cert-dir=${path.join(dir, 'pull-agent-certs')}`,
+      `--pull-kube-ca-cert=${apiCa}`,
+      '--pull-kube-tls-server-name=127.0.0.1',
+      '--sync-interval=100ms',
+      '--health-server-port=0',
+      '--admin-server-port=0',
+    ]);
+    await agent.waitFor((l) => l.message === 'obtained a new certificate', 'the agent certificate', 40_000);
+    await eventually(
+      () => agents(listening['adminPort'] as number),
+      (list) => list.length === 1 && list[0]!.authMethod === 'mtls' && list[0]!.identity === 'tunnel-agent:cluster-a',
+      'agent cluster-a connected with its certificate',
+      40_000,
+    );
+    // The CSR came from the bootstrap ServiceAccount, through the tunnel.
+    const created = fake.requests.find((r) => r.resource === 'certificatesigningrequests' && r.verb === 'create' && r.user !== 'system:serviceaccount:kube-system:tunnel-server');
+    expect(created?.user).toBe('system:serviceaccount:kube-system:tunnel-bootstrap-cluster-a');
+  }, 90_000);
+
   it('a server whose Kubernetes identity is not its ServiceAccount does not start, and says why', async () => {
     const server = startCli('server', [
       '--mode=server',

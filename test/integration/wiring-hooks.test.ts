@@ -82,6 +82,19 @@ describe('server hooks', () => {
     expect(start?.['clusterName']).toBe('cluster-a');
   }, 30_000);
 
+  it('a module\'s agentDisconnected runs when the agent goes away', async () => {
+    const hook = writeModule(
+      'presence.mjs',
+      `export default { name: 'presence', agentDisconnected(ctx) { ctx.logger.info('presence: agent left', { agentID: ctx.agentID }); } };\n`,
+    );
+    const server = await startServer({ pki, uds: path.join(dir, 'presence.sock'), extra: [`--hook-module=${hook}`] });
+    const agent = await startAgent({ pki, agentPort: server.agentPort, agentID: 'cluster-a' });
+    await server.proc.waitFor((l) => l.message === 'agent connected', 'the agent');
+    await agent.proc.kill();
+    const line = await server.proc.waitFor((l) => l.message === 'presence: agent left', 'the agentDisconnected hook');
+    expect(line['agentID']).toBe('cluster-a');
+  }, 30_000);
+
   it('an unknown provider name stops the server, listing the known ones', async () => {
     const server = startCli('server', [
       '--mode=server',
