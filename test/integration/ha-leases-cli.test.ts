@@ -97,7 +97,7 @@ describe('Leases through the CLI', () => {
 
   it('a replica stopped with SIGTERM withdraws its Lease and the agent wants two; restarted, three again', async () => {
     const a = replicas[0]!;
-    a.proc.term();
+    a.proc.signal('SIGTERM');
     expect(await a.proc.exited).toBe(0);
     expect(leases().map((l) => l.holder)).toEqual(['replica-b', 'replica-c']);
     expect(await until(agentView, (v) => v.wanted === 2 && v.servers.length === 2, 'agent wanting two')).toEqual({

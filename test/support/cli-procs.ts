@@ -85,14 +85,19 @@ export class CliProc {
     return this.waitFor((l) => l.message === 'listening', 'listening');
   }
 
-  /** Sends a signal to this process by its pid. */
+  /** Sends a signal to this process by its pid; one that exited before its exit event is not an error. */
   signal(sig: NodeJS.Signals): void {
-    if (this.running) process.kill(this.pid, sig);
+    if (!this.running) return;
+    try {
+      process.kill(this.pid, sig);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    }
   }
 
   /** SIGKILL by pid, then waits for the exit. */
   async kill(): Promise<void> {
-    if (this.running) process.kill(this.pid, 'SIGKILL');
+    this.signal('SIGKILL');
     await this.exited;
   }
 

@@ -5,119 +5,16 @@
  * say which agents a replica holds and which replicas an agent holds. Every
  * process is tracked and SIGKILLed by pid in killAll().
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import http from 'node:http';
 import type { DevPkiFiles } from '../../src/certs/dev-ca.js';
-import { cliPath } from './paths.js';
+import { type CliProc, startCli } from './cli-procs.js';
 
-/** One JSON log line of a child (non-JSON lines are kept with level 'raw'). */
-export type LogLine = Record<string, unknown> & { level: string; message: string };
-
-/** A CLI child process whose stderr JSON log lines are collected. */
-export class Proc {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly lines: LogLine[] = [];
-  readonly exited: Promise<number | null>;
-  private waiters: (() => void)[] = [];
-
-  constructor(
-    readonly name: string,
-    args: string[],
-  ) {
-    this.child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, TUNNEL_ALLOW_EPHEMERAL_PORTS: '1' } });
-    this.child.stdout.resume();
-    let buf = '';
-    this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          this.lines.push(JSON.parse(text) as LogLine);
-        } catch {
-          this.lines.push({ level: 'raw', message: text });
-        }
-      }
-      this.wake();
-    });
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code) => {
-        this.wake();
-        resolve(code);
-      }),
-    );
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** The first log line matching pred; rejects when the process exits or time runs out first. */
-  async waitFor(pred: (l: LogLine) => boolean, what: string, timeoutMs = 30_000): Promise<LogLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.lines.find(pred);
-      if (found) return found;
-      if (!this.running) throw new Error(`${this.name} exited before "${what}":\n${this.dump()}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.name}: no "${what}" within ${timeoutMs} ms:\n${this.dump()}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** SIGKILL by pid; resolves once it exited. */
-  async kill(): Promise<void> {
-    this.signal('SIGKILL');
-    await this.exited;
-  }
-
-  /** SIGTERM by pid (the graceful path: a server deletes its Lease). */
-  term(): void {
-    this.signal('SIGTERM');
-  }
-
-  private signal(sig: NodeJS.Signals): void {
-    if (!this.running) return;
-    try {
-      process.kill(this.child.pid!, sig);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e; // exited, exit event not seen yet
-    }
-  }
-
-  dump(): string {
-    return this.lines.map((l) => JSON.stringify(l)).join('\n');
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-}
-
-const live = new Set<Proc>();
-
-function start(name: string, args: string[]): Proc {
-  const p = new Proc(name, args);
-  live.add(p);
-  void p.exited.then(() => live.delete(p));
-  return p;
-}
-
-/** SIGKILLs every process started here that still runs. */
-export async function killAll(): Promise<void> {
-  await Promise.all([...live].map((p) => p.kill()));
-}
+/** Every process started here is a CliProc of cli-procs.ts, tracked there and SIGKILLed by killAll(). */
+export { stopAll as killAll, type LogLine } from './cli-procs.js';
 
 /** A server replica as started: its process and bound addresses. */
 export interface Replica {
-  proc: Proc;
+  proc: CliProc;
   serverID: string;
   udsPath: string;
   agentPort: number;
@@ -137,7 +34,7 @@ export interface ReplicaSpec {
 
 /** `tunnel --mode=server` with a Unix-socket frontend and mTLS agent port on 127.0.0.1; waits for `listening`. */
 export async function startReplica(spec: ReplicaSpec): Promise<Replica> {
-  const proc = start(spec.serverID, [
+  const proc = startCli(spec.serverID, [
     '--mode=server',
     `--server-id=${spec.serverID}`,
     `--uds-name=${spec.udsPath}`,
@@ -151,7 +48,7 @@ export async function startReplica(spec: ReplicaSpec): Promise<Replica> {
     `--cluster-ca-cert=${spec.pki.caCert}`,
     ...(spec.extra ?? []),
   ]);
-  const l = await proc.waitFor((x) => x.message === 'listening', 'listening');
+  const l = await proc.waitFor((x) => x.message === 'listening', 'listening', 30_000);
   return {
     proc,
     serverID: spec.serverID,
@@ -164,7 +61,7 @@ export async function startReplica(spec: ReplicaSpec): Promise<Replica> {
 
 /** An agent as started. */
 export interface CliAgent {
-  proc: Proc;
+  proc: CliProc;
   agentID: string;
   healthPort: number;
   adminPort: number;
@@ -172,7 +69,7 @@ export interface CliAgent {
 
 /** `tunnel --mode=agent` with the dev PKI's agent certificate; waits for `listening`. */
 export async function startCliAgent(spec: { pki: DevPkiFiles; agentID: string; serverHost: string; serverPort: number; extra?: string[] }): Promise<CliAgent> {
-  const proc = start(spec.agentID, [
+  const proc = startCli(spec.agentID, [
     '--mode=agent',
     `--agent-id=${spec.agentID}`,
     `--proxy-server-host=${spec.serverHost}`,
@@ -185,7 +82,7 @@ export async function startCliAgent(spec: { pki: DevPkiFiles; agentID: string; s
     '--admin-server-port=0',
     ...(spec.extra ?? []),
   ]);
-  const l = await proc.waitFor((x) => x.message === 'listening', 'listening');
+  const l = await proc.waitFor((x) => x.message === 'listening', 'listening', 30_000);
   return { proc, agentID: spec.agentID, healthPort: l['healthPort'] as number, adminPort: l['adminPort'] as number };
 }
 
