@@ -15,13 +15,43 @@ export interface CertClock {
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock; timers are unref'd so a pending renewal never holds the process open. */
+/** The longest delay a Node timer takes; longer ones fire after 1 ms with a TimeoutOverflowWarning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A real timer that may be longer than Node allows: it re-arms in steps of at most MAX_TIMER_MS. */
+class LongTimer {
+  private handle: NodeJS.Timeout | undefined;
+  constructor(
+    private readonly fn: () => void,
+    private readonly dueAt: number,
+  ) {
+    this.arm();
+  }
+  private arm(): void {
+    const left = Math.max(0, this.dueAt - Date.now());
+    this.handle = setTimeout(
+      () => {
+        if (Date.now() < this.dueAt) this.arm();
+        else this.fn();
+      },
+      Math.min(left, MAX_TIMER_MS),
+    );
+    this.handle.unref();
+  }
+  cancel(): void {
+    if (this.handle !== undefined) clearTimeout(this.handle);
+    this.handle = undefined;
+  }
+}
+
+/**
+ * The real clock; timers are unref'd so a pending renewal never holds the process open,
+ * and delays beyond Node's 24.8-day limit (a year-long certificate's renewal) are honoured.
+ */
 export const systemClock: CertClock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
+  setTimeout: (fn, ms) => new LongTimer(fn, Date.now() + Math.max(0, Number.isFinite(ms) ? ms : 0)),
+  clearTimeout: (h) => {
+    if (h instanceof LongTimer) h.cancel();
   },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
