@@ -28,6 +28,7 @@ import {
   DEFAULT_SERVER_COMMON_NAME,
 } from '../certs/index.js';
 import { checkStoredCertificate } from '../certs/stored-certificate.js';
+import { csrExpirationSeconds } from '../certs/timing.js';
 import { createCsrClient } from '../kube/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentCertSettings } from './cert-settings.js';
@@ -71,7 +72,7 @@ export async function openCsrAuth(o: CsrAuthOptions): Promise<ConnectionAuth> {
     certDir: s.certDir,
     caPem,
     requester: csrApiRequester(createCsrClient(o.metaKubeConfig), { logger: log }),
-    expirationSeconds: Math.round(s.certLifetimeMs / 1000),
+    expirationSeconds: csrExpirationSeconds(s.certLifetimeMs),
     logger: log,
     registry: o.registry,
   });

@@ -38,6 +38,16 @@ export const FILE_POLL_INTERVAL_MS = 10_000;
 
 /** The API's minimum `expirationSeconds`, and the signer's production floor for a leaf lifetime. */
 export const MIN_LEAF_LIFETIME_MS = 10 * 60_000;
+/** The CSR API's minimum `spec.expirationSeconds`. */
+export const MIN_CSR_EXPIRATION_SECONDS = 600;
+/**
+ * The `expirationSeconds` a CSR asks for a lifetime: never under the API's
+ * minimum (a real apiserver refuses less). A shorter --cert-lifetime (tests,
+ * TUNNEL_ALLOW_SHORT_CERT_LIFETIME=1) is enforced by the tunnel signer's cap.
+ */
+export function csrExpirationSeconds(lifetimeMs: number): number {
+  return Math.max(MIN_CSR_EXPIRATION_SECONDS, Math.round(lifetimeMs / 1000));
+}
 /** Default leaf lifetime (`--cert-lifetime`). */
 export const DEFAULT_LEAF_LIFETIME_MS = 24 * 60 * 60_000;
 /**

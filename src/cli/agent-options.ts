@@ -65,7 +65,7 @@ export function agentConfigFromFlags(values: FlagValues, env: NodeJS.ProcessEnv,
     kubeconfig: str('kubeconfig', d.kubeconfig),
     allowEphemeralPorts: eph,
     clusterName: str('cluster-name', ''),
-    certs: agentCertSettingsFromFlags(values),
+    certs: agentCertSettingsFromFlags(values, env),
     hooks: hookSettingsFromFlags(values, 'agent'),
     pull: agentPullFromFlags(values, eph),
   };

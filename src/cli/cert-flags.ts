@@ -22,6 +22,10 @@ export const DEFAULT_CERT_NAMESPACE = 'kube-system';
 export const DEFAULT_SERVER_SERVICE_ACCOUNT = 'tunnel-server';
 /** Shortest --cert-lifetime (the CSR API's minimum expirationSeconds). */
 const MIN_CERT_LIFETIME_MS = 600_000;
+/** Env var that lowers the shortest --cert-lifetime to SHORT_CERT_LIFETIME_MS, for tests (like TUNNEL_ALLOW_EPHEMERAL_PORTS). */
+export const SHORT_CERT_LIFETIME_ENV = 'TUNNEL_ALLOW_SHORT_CERT_LIFETIME';
+/** Shortest --cert-lifetime under TUNNEL_ALLOW_SHORT_CERT_LIFETIME=1. */
+const SHORT_CERT_LIFETIME_MS = 1_000;
 /** A cluster name as the approver accepts it (a DNS name). */
 const CLUSTER_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -61,7 +65,7 @@ export const SERVER_CERT_FLAGS: readonly FlagSpec[] = [
     kind: 'duration',
     def: '8760h0m0s',
     group: 'certs',
-    doc: 'csr: longest lifetime of the certificates the signer issues (agents may ask for less), and the lifetime of the server\'s own. At least 10m.',
+    doc: 'csr: longest lifetime of the certificates the signer issues (agents may ask for less), and the lifetime of the server\'s own. At least 10m (1s with env TUNNEL_ALLOW_SHORT_CERT_LIFETIME=1, for tests: the signer then issues certificates shorter than the CSR API\'s 10-minute minimum).',
   },
   {
     name: 'namespace',
@@ -97,7 +101,7 @@ export const AGENT_CERT_FLAGS: readonly FlagSpec[] = [
     kind: 'duration',
     def: '8760h0m0s',
     group: 'certs',
-    doc: 'csr: lifetime asked for the agent certificate (the server\'s --cert-lifetime caps it). At least 10m.',
+    doc: 'csr: lifetime asked for the agent certificate (the server\'s --cert-lifetime caps it). At least 10m (1s with env TUNNEL_ALLOW_SHORT_CERT_LIFETIME=1, for tests; the CSR still asks for at least 10m, the API\'s minimum).',
   },
   {
     name: 'bootstrap-token-path',
@@ -129,7 +133,7 @@ export function serverCertSettingsFromFlags(values: FlagValues, env: NodeJS.Proc
     source: certSource(values),
     signerNamePrefix: values.string('signer-name-prefix') ?? DEFAULT_SIGNER_PREFIX,
     certDir: values.string('cert-dir') ?? '',
-    certLifetimeMs: lifetime(values),
+    certLifetimeMs: lifetime(values, env),
     namespace: values.string('namespace') ?? DEFAULT_CERT_NAMESPACE,
     serverServiceAccount: values.string('server-service-account') ?? DEFAULT_SERVER_SERVICE_ACCOUNT,
     sans: [...new Set(sans)],
@@ -137,12 +141,12 @@ export function serverCertSettingsFromFlags(values: FlagValues, env: NodeJS.Proc
 }
 
 /** The agent's certificate settings. */
-export function agentCertSettingsFromFlags(values: FlagValues): AgentCertSettings {
+export function agentCertSettingsFromFlags(values: FlagValues, env: NodeJS.ProcessEnv): AgentCertSettings {
   return {
     source: certSource(values),
     signerNamePrefix: values.string('signer-name-prefix') ?? DEFAULT_SIGNER_PREFIX,
     certDir: values.string('cert-dir') ?? '',
-    certLifetimeMs: lifetime(values),
+    certLifetimeMs: lifetime(values, env),
     bootstrapTokenPath: values.string('bootstrap-token-path') ?? '',
     metaKubeconfig: values.string('meta-kubeconfig') ?? '',
   };
@@ -219,9 +223,15 @@ function certSource(values: FlagValues): 'files' | 'csr' {
   return v as 'files' | 'csr';
 }
 
-function lifetime(values: FlagValues): number {
+/** --cert-lifetime: at least 10m, or 1s with env TUNNEL_ALLOW_SHORT_CERT_LIFETIME=1 (tests of rotation). */
+function lifetime(values: FlagValues, env: NodeJS.ProcessEnv): number {
   const ms = values.duration('cert-lifetime') ?? DEFAULT_CERT_LIFETIME_MS;
-  if (ms < MIN_CERT_LIFETIME_MS) throw new UsageError(`invalid value "${values.string('cert-lifetime')}" for --cert-lifetime: must be at least 10m`);
+  const short = env[SHORT_CERT_LIFETIME_ENV] === '1';
+  const min = short ? SHORT_CERT_LIFETIME_MS : MIN_CERT_LIFETIME_MS;
+  if (ms < min) {
+    const hint = short ? 'must be at least 1s' : 'must be at least 10m';
+    throw new UsageError(`invalid value "${values.string('cert-lifetime')}" for --cert-lifetime: ${hint}`);
+  }
   return ms;
 }
 

@@ -58,6 +58,7 @@ function envNotes(mode: 'server' | 'agent'): string {
     'Environment:',
     `  ${id}`,
     '  TUNNEL_ALLOW_EPHEMERAL_PORTS=1   allow port 0 (an ephemeral port) for the listeners, for tests',
+    '  TUNNEL_ALLOW_SHORT_CERT_LIFETIME=1   allow --cert-lifetime down to 1s (csr), for tests of rotation',
     '',
   ].join('\n');
 }

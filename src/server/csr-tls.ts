@@ -33,6 +33,7 @@ import {
   SignerController,
 } from '../certs/index.js';
 import { checkStoredCertificate } from '../certs/stored-certificate.js';
+import { csrExpirationSeconds, MIN_LEAF_LIFETIME_MS } from '../certs/timing.js';
 import { createCsrClient, createSecretStore, createTokenReviewer, loadKubeConfig } from '../kube/index.js';
 import type { Logger } from '../observability/logger.js';
 import { bootstrapTokenRule, certificateOrToken } from './auth/bootstrap-token.js';
@@ -80,7 +81,8 @@ export async function openCsrServerTls(c: ServerConfig, deps: CsrServerDeps): Pr
     csrs: createCsrClient(kc),
     secrets: createSecretStore(kc),
     policy,
-    lifetime: { certLifetimeMs: s.certLifetimeMs },
+    // A --cert-lifetime under the 10-minute floor is only accepted under TUNNEL_ALLOW_SHORT_CERT_LIFETIME=1 (tests): the floor follows it.
+    lifetime: { certLifetimeMs: s.certLifetimeMs, minLifetimeMs: Math.min(MIN_LEAF_LIFETIME_MS, s.certLifetimeMs) },
     caNamespace: s.namespace,
     logger: deps.logger.child({ component: 'signer' }),
     registry: deps.registry,
@@ -103,7 +105,7 @@ export async function openCsrServerTls(c: ServerConfig, deps: CsrServerDeps): Pr
       certDir: s.certDir,
       caPem,
       requester: csrApiRequester(createCsrClient(kc), { logger: log }),
-      expirationSeconds: Math.round(s.certLifetimeMs / 1000),
+      expirationSeconds: csrExpirationSeconds(s.certLifetimeMs),
       logger: log,
       registry: deps.registry,
     });

@@ -4,6 +4,7 @@ import { Backoff } from '../../../src/certs/backoff.js';
 import type { ParsedCsr } from '../../../src/certs/csr-request.js';
 import { nearExpiry, remainingFraction, renewalTime, reusable } from '../../../src/certs/renewal.js';
 import { backdateFor, leafLifetimeMs } from '../../../src/certs/signer.js';
+import { csrExpirationSeconds } from '../../../src/certs/timing.js';
 
 const SERVER_SA = 'system:serviceaccount:tunnel:tunnel-server';
 
@@ -124,6 +125,9 @@ describe('renewal schedule, lifetimes and backoff', () => {
     expect(leafLifetimeMs(600, { certLifetimeMs: 20_000, minLifetimeMs: 1_000 })).toBe(20_000);
     expect(backdateFor(3_600_000, p)).toBe(300_000);
     expect(backdateFor(600_000, p)).toBe(150_000);
+    // A CSR never asks for less than the API's 600 s; a shorter --cert-lifetime is the signer's cap.
+    expect(csrExpirationSeconds(6_000)).toBe(600);
+    expect(csrExpirationSeconds(3_600_000)).toBe(3_600);
   });
 
   it('backs off exponentially with jitter, capped, and resets', () => {

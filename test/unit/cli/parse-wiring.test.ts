@@ -90,6 +90,14 @@ describe('server certificate flags', () => {
     expect(refusal('server', ['--cert-source=vault', ...serverFiles()])).toBe('invalid value "vault" for --cert-source: expected one of files, csr');
     expect(refusal('server', ['--cert-lifetime=5m', ...serverFiles()])).toBe('invalid value "5m" for --cert-lifetime: must be at least 10m');
   });
+
+  it('env TUNNEL_ALLOW_SHORT_CERT_LIFETIME=1 lowers the shortest --cert-lifetime to 1s on both roles (tests of rotation)', () => {
+    const short = { ...IN_CLUSTER, TUNNEL_ALLOW_SHORT_CERT_LIFETIME: '1' };
+    expect(server(['--cert-lifetime=6s', ...serverFiles()], short).config.certs?.certLifetimeMs).toBe(6_000);
+    expect(agent(['--cert-lifetime=6s'], short).config.certs?.certLifetimeMs).toBe(6_000);
+    expect(refusal('server', ['--cert-lifetime=500ms', ...serverFiles()], short)).toBe('invalid value "500ms" for --cert-lifetime: must be at least 1s');
+    expect(refusal('agent', ['--cert-lifetime=6s'], { TUNNEL_ALLOW_SHORT_CERT_LIFETIME: 'yes' })).toBe('invalid value "6s" for --cert-lifetime: must be at least 10m');
+  });
 });
 
 describe('agent certificate flags', () => {
