@@ -13,7 +13,7 @@
  *   token are closed; the client set reconnects with the certificate.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { CertError, channelCredentialsFromSource, openFileSource } from '../certs/index.js';
+import { CertError, channelCredentialsFromSource, openFileSource, type CertificateBundle } from '../certs/index.js';
 import type { NamedCheck } from '../observability/http-endpoint.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentClock } from './clock.js';
@@ -29,6 +29,26 @@ export interface ConnectionCredentials {
   tokenPath: string;
   /** True while csr mode waits for its certificate: such connections are closed once it is there. */
   bootstrap: boolean;
+  /** The client certificate presented now, if any (to explain a refused handshake). */
+  clientCertificate?: () => CertificateBundle | undefined;
+}
+
+/**
+ * Why a server would refuse `cert` by its dates, judged with the local
+ * clock, or undefined when its dates are fine. A server refuses an expired
+ * or not-yet-valid client certificate in the TLS handshake (with
+ * --cluster-ca-cert) or at Connect (csr mode), and tells the agent little
+ * more than "Failed to connect": this names the cause.
+ */
+export function certificateDateProblem(cert: CertificateBundle, now: number): string | undefined {
+  const who = `the agent certificate (${cert.subject.replace(/\n/g, ', ')}, serial ${cert.serialNumber})`;
+  if (now >= cert.notAfter.getTime()) {
+    return `${who} expired at ${cert.notAfter.toISOString()}; the server refuses it: renew it (or, in csr mode, check why renewal failed in the certificate log lines)`;
+  }
+  if (now < cert.notBefore.getTime()) {
+    return `${who} is not valid until ${cert.notBefore.toISOString()} by this machine's clock; the server refuses it if its clock agrees: check clock synchronisation`;
+  }
+  return undefined;
 }
 
 /** Where the agent's connection credentials come from. */
@@ -61,8 +81,9 @@ export async function openFileAuth(config: AgentConfig, logger: Logger): Promise
     throw err;
   }
   const credentials = channelCredentialsFromSource(source);
+  const clientCertificate = (): CertificateBundle => source.current();
   return {
-    current: () => ({ ...fixed, credentials }),
+    current: () => ({ ...fixed, credentials, clientCertificate }),
     onUpgrade: () => () => undefined,
     checks: [],
     close: () => source.close(),
@@ -101,7 +122,15 @@ export function authConnector(o: AuthConnectorOptions): ServerConnector {
       handshakeTimeoutMs: o.handshakeTimeoutMs,
       ...(a.credentials ? { credentials: a.credentials } : {}),
     });
-    const conn = await connect(target, signal);
+    let conn: ServerConnection;
+    try {
+      conn = await connect(target, signal);
+    } catch (err) {
+      const cert = a.clientCertificate?.();
+      const problem = cert ? certificateDateProblem(cert, o.clock.now()) : undefined;
+      if (problem && err instanceof Error) err.message = `${err.message}: ${problem}`;
+      throw err;
+    }
     if (a.bootstrap) {
       if (!o.auth.current().bootstrap) {
         // The certificate arrived while this one was being opened.

@@ -90,6 +90,7 @@ export async function openCsrAuth(o: CsrAuthOptions): Promise<ConnectionAuth> {
       // Upstream token authentication may still want the ServiceAccount token; never the bootstrap one.
       tokenPath: o.config.serviceAccountTokenPath,
       bootstrap: false,
+      clientCertificate: () => mgr.current(),
     };
     for (const l of [...listeners]) l();
   };
