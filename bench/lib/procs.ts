@@ -15,7 +15,13 @@ export interface Proc {
   rssKiB(): number;
 }
 
-function track(child: ChildProcess, info: Record<string, unknown>): Proc {
+/**
+ * BENCH_CPU_PROF=<dir>: the tunnel's server and agent run with `--cpu-prof`
+ * and are stopped with signals (so the profile is written) instead of SIGKILL.
+ */
+const cpuProfDir = process.env['BENCH_CPU_PROF'];
+
+function track(child: ChildProcess, info: Record<string, unknown>, graceful = false): Proc {
   return {
     child,
     info,
@@ -24,7 +30,18 @@ function track(child: ChildProcess, info: Record<string, unknown>): Proc {
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
-        child.kill('SIGKILL');
+        if (!graceful) {
+          child.kill('SIGKILL');
+          return;
+        }
+        // Server: one signal stops it. Agent: the first drains, the second stops it.
+        child.kill('SIGTERM');
+        const again = setTimeout(() => child.kill('SIGTERM'), 1_000);
+        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(again);
+          clearTimeout(kill);
+        });
       }),
   };
 }
@@ -46,7 +63,8 @@ export function startScript(script: string, args: string[]): Promise<Proc> {
 
 /** Starts `tunnel` with the given flags and resolves with its `listening` log line. */
 export function startCli(args: string[], name: string): Promise<Proc> {
-  const child = spawn(process.execPath, [cliPath, ...args], {
+  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, name)}`] : [];
+  const child = spawn(process.execPath, [...prof, cliPath, ...args], {
     env: { ...process.env, TUNNEL_ALLOW_EPHEMERAL_PORTS: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -67,7 +85,7 @@ export function startCli(args: string[], name: string): Promise<Proc> {
           const rec = JSON.parse(line) as Record<string, unknown>;
           if (rec['message'] === 'listening') {
             clearTimeout(timer);
-            resolve(track(child, rec));
+            resolve(track(child, rec, prof.length > 0));
           } else if (rec['level'] === 'error') process.stderr.write(`[${name}] ${line}\n`);
         } catch {
           process.stderr.write(`[${name}] ${line}\n`);

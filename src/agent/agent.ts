@@ -155,6 +155,7 @@ export class TunnelAgent {
         this.pullMode.serverConnected(conn, logger);
         return new StreamSession({
           stream: conn.stream,
+          ...(conn.flow ? { flow: conn.flow } : {}),
           serverID: conn.serverID,
           dialer: this.dialer,
           dialTimeoutMs: this.config.dialTimeoutMs,

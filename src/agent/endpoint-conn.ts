@@ -10,10 +10,17 @@
  *   draining it is queued here, never blocking the shared receive loop. A
  *   queue over the bound for too long, or far over it, closes this
  *   connection alone with a CLOSE_RSP error.
+ * - With per-connection flow control (a server of ours, `flow`): endpoint
+ *   bytes go out within the connection's credit; without credit the socket
+ *   is paused and the bytes read are held until a grant comes. Server bytes
+ *   count against the credit we granted, are granted back once the socket
+ *   has flushed them, and replace the queue bounds and the stall close (a
+ *   slow endpoint only slows its own connection).
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../observability/logger.js';
 import { closeRsp, data, type Packet } from '../protocol/index.js';
+import type { ConnFlow } from '../transport/flow-control.js';
 import type { AgentClock } from './clock.js';
 import type { ConnectionLimits } from './limits.js';
 
@@ -42,6 +49,10 @@ export interface EndpointConnOptions {
   onClosed(conn: EndpointConn, why: string): void;
   /** Called once when the socket is released for good (after onClosed; after the linger of a CLOSE_REQ). */
   onReleased(conn: EndpointConn): void;
+  /** The connection's credits when the server stream is flow-controlled. */
+  flow?: ConnFlow;
+  /** Counts bad input from the server (a flow-control violation). */
+  onBadInput?(reason: string): void;
 }
 
 type State = 'open' | 'lingering' | 'released';
@@ -59,6 +70,11 @@ export class EndpointConn {
   private stallTimer: unknown = undefined;
   private lingerTimer: unknown = undefined;
   private waitingForStream = false;
+  private waitingForCredit = false;
+  /** Endpoint bytes read but not sent yet for lack of credit (the socket is paused meanwhile). */
+  private held: Buffer | undefined;
+  /** The endpoint closed while bytes were held: why, to report once they are sent. */
+  private goneWhileHeld: string | undefined;
   private closedNotified = false;
 
   constructor(private readonly o: EndpointConnOptions) {
@@ -83,11 +99,22 @@ export class EndpointConn {
     s.once('close', () => this.onSocketClose());
   }
 
+  /** Endpoint bytes read and not yet sent to the server (waiting for credit). */
+  get heldBytes(): number {
+    return this.held?.length ?? 0;
+  }
+
   /** DATA from the server: write to the socket or queue it. */
   writeFromServer(bytes: Uint8Array): void {
     if (this.state !== 'open' || bytes.length === 0) return;
+    if (this.o.flow && !this.o.flow.received(bytes.length)) {
+      this.o.onBadInput?.('flow_credit');
+      this.o.log.warn('server sent more than its flow-control credit; closing the connection', { address: this.address });
+      this.closeWithResponse('flow-control credit exceeded', 'connection closed: the server sent more data than its flow-control credit');
+      return;
+    }
     if (this.queue.length === 0 && !this.o.socket.writableNeedDrain) {
-      this.o.socket.write(bytes);
+      this.writeToSocket(bytes);
       return;
     }
     this.queue.push(bytes);
@@ -103,7 +130,10 @@ export class EndpointConn {
   closeByServer(): void {
     if (this.state !== 'open') return;
     const s = this.o.socket;
-    if (s.readableLength > 0) while (s.read() !== null); // 'data' listeners forward it
+    // Without flow control, what was read goes out first ('data' listeners forward it); with it,
+    // bytes beyond the credit are dropped: the client asked to close and reads no more.
+    if (!this.o.flow && s.readableLength > 0) while (s.read() !== null);
+    this.held = undefined;
     this.o.sink.send(closeRsp(this.connectID));
     this.notifyClosed('close requested by server');
     this.state = 'lingering';
@@ -132,19 +162,66 @@ export class EndpointConn {
 
   private onSocketData(chunk: Buffer): void {
     if (this.state !== 'open') return;
+    this.forward(chunk);
+  }
+
+  /**
+   * Sends endpoint bytes as DATA of at most readChunkBytes, within the credit
+   * when flow-controlled; what the credit does not cover is held with the
+   * socket paused. A full shared stream pauses the socket until it drains.
+   */
+  private forward(chunk: Buffer): void {
     const size = this.o.limits.readChunkBytes;
+    const flow = this.o.flow;
     let full = false;
-    for (let off = 0; off < chunk.length; off += size) {
-      if (!this.o.sink.send(data(this.connectID, chunk.subarray(off, off + size)))) full = true;
+    let off = 0;
+    while (off < chunk.length) {
+      const want = Math.min(size, chunk.length - off);
+      const n = flow ? flow.take(want) : want;
+      if (n === 0) {
+        this.hold(chunk.subarray(off));
+        break;
+      }
+      if (!this.o.sink.send(data(this.connectID, chunk.subarray(off, off + n)))) full = true;
+      off += n;
     }
     if (full && !this.waitingForStream) {
       this.waitingForStream = true;
       this.o.socket.pause();
       void this.o.sink.drained().then(() => {
         this.waitingForStream = false;
-        if (this.state === 'open') this.o.socket.resume();
+        this.resumeReading();
       });
     }
+  }
+
+  private hold(rest: Buffer): void {
+    this.held = rest;
+    this.waitingForCredit = true;
+    this.o.socket.pause();
+    void this.o.flow!.waitForCredit().then(() => {
+      this.waitingForCredit = false;
+      const h = this.held;
+      this.held = undefined;
+      if (this.state !== 'open' || !h) return;
+      this.forward(h);
+      if (this.held === undefined && this.goneWhileHeld !== undefined) {
+        this.endpointGone(this.goneWhileHeld);
+        return;
+      }
+      this.resumeReading();
+    });
+  }
+
+  private resumeReading(): void {
+    if (this.state === 'open' && !this.waitingForStream && !this.waitingForCredit) this.o.socket.resume();
+  }
+
+  /** Writes server bytes to the socket; with flow control they are granted back once flushed. */
+  private writeToSocket(b: Uint8Array): void {
+    const flow = this.o.flow;
+    if (flow) this.o.socket.write(b, () => flow.consumed(b.length));
+    else this.o.socket.write(b);
   }
 
   private flushQueue(): void {
@@ -152,13 +229,14 @@ export class EndpointConn {
     while (this.queue.length > 0 && !s.writableNeedDrain && this.state !== 'released') {
       const b = this.queue.shift()!;
       this.queuedBytes -= b.length;
-      s.write(b);
+      this.writeToSocket(b);
     }
     if (this.state === 'open') this.checkBounds();
     else if (this.state === 'lingering' && this.queue.length === 0) s.end();
   }
 
   private checkBounds(): void {
+    if (this.o.flow) return; // the credit we granted bounds the queue; a slow endpoint is allowed
     const l = this.o.limits;
     const n = this.queue.length;
     const over = n > l.maxQueuedPackets || this.queuedBytes > l.maxQueuedBytes;
@@ -193,6 +271,11 @@ export class EndpointConn {
       if (this.state === 'lingering') this.release();
       return;
     }
+    if (this.held !== undefined && !this.o.socket.errored) {
+      // The endpoint's last bytes wait for credit: they go out before the CLOSE_RSP.
+      this.goneWhileHeld = why;
+      return;
+    }
     this.o.sink.send(closeRsp(this.connectID));
     this.notifyClosed(why);
     this.release();
@@ -222,6 +305,8 @@ export class EndpointConn {
     this.stallTimer = this.lingerTimer = undefined;
     this.queue.length = 0;
     this.queuedBytes = 0;
+    this.held = undefined;
+    this.o.flow?.close();
     this.o.socket.destroy();
     this.o.onReleased(this);
   }

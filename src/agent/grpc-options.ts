@@ -13,8 +13,15 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { AgentConfig } from './config.js';
 
-/** HTTP/2 stream and connection window of a server connection (grpc-js default: 64 KiB). */
-export const FLOW_CONTROL_WINDOW = 2 * 1024 * 1024;
+/**
+ * HTTP/2 stream and connection receive window of a server connection: what a
+ * server may send us before our WINDOW_UPDATE. Node's 64 KiB default, on
+ * purpose: our server's agent listener has large receive windows (downloads
+ * through the agent are the bulk), and when both sides of a Node-to-Node
+ * connection have windows larger than the sockets buffer, traffic in both
+ * directions at once can stall the connection for good (transport/h2-tuning.ts).
+ */
+export const FLOW_CONTROL_WINDOW = 65_535;
 /** Largest packet accepted from a server: grpc-go's default, as upstream servers assume. */
 export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Wait this long for a keepalive ping's answer before the connection is considered dead. */

@@ -30,6 +30,13 @@ export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 export const READ_CHUNK_BYTES = 32 * 1024;
 /** Dials in progress per server stream. */
 export const MAX_PENDING_DIALS = 1024;
+/**
+ * Our receive window per connection with a flow-controlled server
+ * (proto/tunnel/v1/flow.proto): server→endpoint bytes one connection may hold
+ * in the agent (queued or in the socket's buffer) before the server waits for
+ * a grant. It replaces the queue bounds and the stall close for such servers.
+ */
+export const FLOW_WINDOW_BYTES = 1024 * 1024;
 
 /** The limits for a given --xfr-channel-size. */
 export function connectionLimits(xfrChannelSize: number): ConnectionLimits {

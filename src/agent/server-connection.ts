@@ -9,9 +9,11 @@ import { readFile } from 'node:fs/promises';
 import { GrpcPacketStream, type PacketStream } from '../transport/packet-stream.js';
 import { CONNECT_PATH, MD } from '../transport/services.js';
 import type { AgentClock } from './clock.js';
+import { acceptFlow, type AgentFlow, announceFlow } from './flow-negotiation.js';
 import type { AgentConfig } from './config.js';
 import { AgentError, ServerRefusedError } from './errors.js';
 import { agentChannelOptions, agentCredentials, grpcCodeName, readTlsFiles } from './grpc-options.js';
+import { FLOW_WINDOW_BYTES } from './limits.js';
 import type { ServerTarget } from './server-target.js';
 
 /** An open Connect stream whose headers were received. */
@@ -22,6 +24,8 @@ export interface ServerConnection {
   readonly serverCount: number;
   readonly target: ServerTarget;
   readonly stream: PacketStream;
+  /** Per-connection flow control, when the server confirmed it (flow-negotiation.ts). */
+  readonly flow?: AgentFlow;
   /**
    * The gRPC client of this connection's channel, for our other RPCs on the
    * agent port: pull mode opens its calls here, on the same TLS connection
@@ -48,6 +52,8 @@ export interface GrpcConnectorOptions {
   handshakeTimeoutMs: number;
   /** TLS credentials; default: built from the config's files on every call (connection-auth.ts passes ones that follow their files). */
   credentials?: grpc.ChannelCredentials;
+  /** Our receive window per connection, announced for flow control; 0: not announced. Default FLOW_WINDOW_BYTES. */
+  flowWindowBytes?: number;
 }
 
 const passThrough = (b: Buffer): Buffer => b;
@@ -56,6 +62,8 @@ const passThrough = (b: Buffer): Buffer => b;
 export function grpcConnector(o: GrpcConnectorOptions): ServerConnector {
   return async (target, signal) => {
     const md = await connectMetadata(o.config);
+    const flowWindow = o.flowWindowBytes ?? FLOW_WINDOW_BYTES;
+    announceFlow(md, flowWindow);
     const creds = o.credentials ?? agentCredentials(readTlsFiles(o.config));
     const client = new grpc.Client(target.address, creds, agentChannelOptions(o.config));
     const call = client.makeBidiStreamRequest<Buffer, Buffer>(CONNECT_PATH, passThrough, passThrough, md, {});
@@ -81,17 +89,20 @@ export function grpcConnector(o: GrpcConnectorOptions): ServerConnector {
       throw e;
     }
     const stream = new GrpcPacketStream(call, 'client');
+    const flow = acceptFlow(client, headers, flowWindow);
     let closed = false;
     return {
       serverID,
       serverCount,
       target,
       stream,
+      ...(flow ? { flow } : {}),
       client,
       isReady: () => !closed && client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY,
       close: () => {
         if (closed) return;
         closed = true;
+        flow?.close();
         stream.close({ code: grpc.status.CANCELLED, message: 'closed by agent' });
         client.close();
       },

@@ -16,6 +16,7 @@ import type { EndpointDialer } from './dialer.js';
 import { EndpointConn } from './endpoint-conn.js';
 import { grpcCodeName } from './grpc-options.js';
 import { dispatchPacket } from './handlers.js';
+import type { AgentFlow } from './flow-negotiation.js';
 import type { ConnectionLimits } from './limits.js';
 import type { PendingDial, SessionContext } from './session-context.js';
 
@@ -30,6 +31,8 @@ export interface StreamSessionOptions {
   /** Child logger with serverID. */
   logger: Logger;
   metrics: AgentMetrics;
+  /** Per-connection flow control, when the server confirmed it; its Credits stream is read while serving. */
+  flow?: AgentFlow;
 }
 
 /** One endpoint connection as the admin view shows it. */
@@ -55,6 +58,7 @@ export class StreamSession implements SessionContext {
   readonly serverID: string;
   private readonly lingering = new Set<EndpointConn>();
   private readonly stream: PacketStream;
+  private readonly flow: AgentFlow | undefined;
   private counter = 0n;
   private isClosed = false;
   private serving: Promise<string> | undefined;
@@ -68,6 +72,12 @@ export class StreamSession implements SessionContext {
     this.clock = o.clock;
     this.log = o.logger;
     this.metrics = o.metrics;
+    this.flow = o.flow;
+  }
+
+  /** True when the server confirmed per-connection flow control. */
+  get flowControlled(): boolean {
+    return this.flow !== undefined;
   }
 
   get closed(): boolean {
@@ -97,6 +107,15 @@ export class StreamSession implements SessionContext {
    * returns the same promise.
    */
   serve(): Promise<string> {
+    if (!this.serving && this.flow) {
+      // Without its Credits stream a flow-controlled stream would starve: losing it closes the stream.
+      void this.flow.run().then((why) => {
+        if (!this.isClosed) {
+          this.log.warn('flow-control stream lost; closing the server stream', { reason: why });
+          this.close(why);
+        }
+      });
+    }
     this.serving ??= this.receiveLoop();
     return this.serving;
   }
@@ -123,6 +142,8 @@ export class StreamSession implements SessionContext {
       address: dial.address,
       socket,
       sink: { send: (p) => this.send(p), drained: () => this.stream.drained() },
+      ...(this.flow ? { flow: this.flow.link.open(dial.connectID) } : {}),
+      onBadInput: (reason) => this.badInput(reason, { connectID: dial.connectID }),
       limits: this.limits,
       clock: this.clock,
       log: this.log.child({ connectID: dial.connectID, dialID: dial.random }),
@@ -193,6 +214,7 @@ export class StreamSession implements SessionContext {
   private shutdown(why: string): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.flow?.close();
     abortAllDials(this);
     for (const c of [...this.conns.values()]) c.abort(why);
     for (const c of [...this.lingering]) c.abort(why);

@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { GrpcPacketStream, type PacketStream } from '../transport/packet-stream.js';
 import { proxyServiceDefinition } from '../transport/services.js';
+import { CHANNEL_FLOW_CONTROL_WINDOW } from './defaults.js';
 import { TunnelError } from './errors.js';
 import type { TunnelEndpoint } from './options.js';
 
@@ -18,7 +19,8 @@ export interface TunnelChannel {
 }
 
 /** Builds the channel for an endpoint. Throws TunnelError ERR_INVALID_OPTIONS on bad options. */
-export function openChannel(endpoint: TunnelEndpoint, extra: grpc.ChannelOptions = {}): TunnelChannel {
+export function openChannel(endpoint: TunnelEndpoint, overrides: grpc.ChannelOptions = {}): TunnelChannel {
+  const extra: grpc.ChannelOptions = { 'grpc-node.flow_control_window': CHANNEL_FLOW_CONTROL_WINDOW, ...overrides };
   if ('uds' in endpoint) {
     if (!endpoint.uds) throw new TunnelError('ERR_INVALID_OPTIONS', 'uds: a socket path is required');
     const target = `unix:${endpoint.uds}`;

@@ -22,10 +22,22 @@ export function newRegistry(withDefaults = true): Registry {
   return r;
 }
 
-/** stream_packets_total / stream_errors_total, shared by every role under its own prefix. */
+const SEGMENTS: readonly Segment[] = ['from_client', 'to_client', 'from_agent', 'to_agent', 'from_server', 'to_server'];
+/** Packet types counted in place (0..DRAIN); anything else goes to the Counter directly. */
+const COUNTED_TYPES = 7;
+
+/**
+ * stream_packets_total / stream_errors_total, shared by every role under its own prefix.
+ *
+ * Packets are counted on every packet of every connection, so they are
+ * tallied in a plain array and handed to the Counter when it is read (a
+ * prom-client inc() hashes its labels on each call).
+ */
 export class StreamMetrics {
   readonly packets: Counter<'segment' | 'packet_type'>;
   readonly errors: Counter<'segment' | 'code' | 'packet_type'>;
+  private readonly tally = new Float64Array(SEGMENTS.length * COUNTED_TYPES);
+  private readonly segmentIndex = new Map<Segment, number>(SEGMENTS.map((s, i) => [s, i]));
 
   constructor(registry: Registry, subsystem: string) {
     this.packets = new Counter({
@@ -33,6 +45,7 @@ export class StreamMetrics {
       help: 'Count of packets processed, by segment and packet type.',
       labelNames: ['segment', 'packet_type'],
       registers: [registry],
+      collect: () => this.flushTally(),
     });
     this.errors = new Counter({
       name: `${NS}_${subsystem}_stream_errors_total`,
@@ -43,7 +56,21 @@ export class StreamMetrics {
   }
 
   packet(segment: Segment, type: number): void {
-    this.packets.inc({ segment, packet_type: packetTypeName(type) });
+    const si = this.segmentIndex.get(segment);
+    if (si === undefined || !(type >= 0 && type < COUNTED_TYPES)) {
+      this.packets.inc({ segment, packet_type: packetTypeName(type) });
+      return;
+    }
+    this.tally[si * COUNTED_TYPES + type] += 1;
+  }
+
+  private flushTally(): void {
+    for (let i = 0; i < this.tally.length; i++) {
+      const n = this.tally[i]!;
+      if (n === 0) continue;
+      this.tally[i] = 0;
+      this.packets.inc({ segment: SEGMENTS[Math.floor(i / COUNTED_TYPES)]!, packet_type: packetTypeName(i % COUNTED_TYPES) }, n);
+    }
   }
 
   error(segment: Segment, code: string, type?: number): void {

@@ -125,6 +125,18 @@ class Writer {
 
 // ---------------------------------------------------------------- encode
 
+/** The bytes DATA packets were decoded from (see wireBytes). */
+const DECODED_FROM = new WeakMap<Packet, Buffer>();
+
+/**
+ * The bytes to send for `p`: the very bytes it was decoded from, for a DATA
+ * packet forwarded unchanged (the relay does that for every DATA, and this
+ * spares copying the payload into a new message), else encodePacket(p).
+ */
+export function wireBytes(p: Packet): Buffer {
+  return DECODED_FROM.get(p) ?? encodePacket(p);
+}
+
 /** Encodes a packet to its protobuf bytes. */
 export function encodePacket(p: Packet): Buffer {
   let bodySize: number;
@@ -405,7 +417,9 @@ export function decodePacket(buf: Uint8Array): Packet {
         else return false;
         return true;
       });
-      return { type: t, data: m };
+      const packet: Packet = { type: t, data: m };
+      if (Buffer.isBuffer(buf)) DECODED_FROM.set(packet, buf);
+      return packet;
     }
     case PacketType.DIAL_CLS: {
       const m = { random: 0n };

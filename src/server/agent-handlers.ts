@@ -5,6 +5,7 @@
  */
 import { closeReq, type Packet, PacketType, packetTypeName } from '../protocol/index.js';
 import type { Backend } from './backend.js';
+import { ServerError } from './errors.js';
 import type { Relay } from './relay.js';
 
 type Handler<T extends Packet['type']> = (r: Relay, b: Backend, p: Extract<Packet, { type: T }>) => void;
@@ -41,7 +42,11 @@ const onDialRsp: Handler<typeof PacketType.DIAL_RSP> = (r, b, p) => {
   r.deliver(s, p);
 };
 
-/** DATA: route by (stream, connectID); unknown IDs get CLOSE_REQ back. */
+/**
+ * DATA: route by (stream, connectID); unknown IDs get CLOSE_REQ back. On a
+ * flow-controlled stream the bytes count against the connection's credit and
+ * are granted back once handed to the client.
+ */
 const onData: Handler<typeof PacketType.DATA> = (r, b, p) => {
   const id = p.data.connectID;
   if (id === 0n) return;
@@ -51,7 +56,19 @@ const onData: Handler<typeof PacketType.DATA> = (r, b, p) => {
     b.send(closeReq(id));
     return;
   }
-  r.deliver(s, p);
+  const flow = s.flow;
+  if (!flow) {
+    r.deliver(s, p);
+    return;
+  }
+  const n = p.data.data.length;
+  if (!flow.received(n)) {
+    r.metrics.badInput.inc({ source: 'agent', reason: 'flow_credit' });
+    b.log.warn('agent sent more than its credit for a connection; closing it', { peer: b.stream.peer, connectID: id });
+    r.abortSession(s, new ServerError('ERR_FLOW_CREDIT', `connection ${id} closed: the agent sent more data than its flow-control credit`));
+    return;
+  }
+  r.deliver(s, p, () => flow.consumed(n));
 };
 
 /** CLOSE_RSP: the agent closed the connection; forget it and tell the client. */

@@ -6,6 +6,7 @@
 import type { Logger } from '../observability/logger.js';
 import type { StreamMetrics } from '../observability/metrics.js';
 import type { AgentIdentifiers, Packet } from '../protocol/index.js';
+import type { FlowLink } from '../transport/flow-control.js';
 import type { PacketStream } from '../transport/packet-stream.js';
 import type { AgentIdentity } from './auth/types.js';
 import type { ClientSession, PendingDial } from './session.js';
@@ -25,6 +26,8 @@ export interface BackendInit {
   metrics: StreamMetrics;
   /** Clock time of registration. */
   connectedAt: number;
+  /** Per-connection flow control, when the agent negotiated it (flow-streams.ts). */
+  flow?: FlowLink;
 }
 
 /** An agent stream with its pending dials and established connections. */
@@ -37,6 +40,8 @@ export class Backend {
   readonly stream: PacketStream;
   readonly log: Logger;
   readonly connectedAt: number;
+  /** Per-connection credits; undefined for an upstream agent. */
+  readonly flow: FlowLink | undefined;
   /** Set by DRAIN: prefer other agents for new dials. */
   draining = false;
   /** Established connections on this stream, by the connectID the agent assigned. */
@@ -56,6 +61,7 @@ export class Backend {
     this.log = init.logger;
     this.connectedAt = init.connectedAt;
     this.metrics = init.metrics;
+    this.flow = init.flow;
   }
 
   /** Writes a packet to the agent. False: the stream is full (wait for drained()) or closed. */

@@ -13,6 +13,7 @@ import {
   TEXT,
 } from '../protocol/index.js';
 import type { ServerError } from './errors.js';
+import { sendClientData } from './flow-send.js';
 import type { Relay } from './relay.js';
 import type { ClientSession } from './session.js';
 
@@ -59,9 +60,8 @@ const onData: Handler<typeof PacketType.DATA> = (r, s, p) => {
   const id = p.data.connectID;
   if (id === 0n) return undefined;
   if (s.state === 'established' && id === s.connectID) {
-    const b = s.backend!;
-    // Only a full agent stream makes the caller wait (it then stops reading its client).
-    return !b.send(p) && !b.stream.closed ? b.drained() : undefined;
+    // The caller waits (stops reading its client) while the agent stream is full or the connection has no credit.
+    return sendClientData(s, s.backend!, p);
   }
   if (s.state === 'dialing' || ((s.state === 'established' || s.state === 'closing') && id !== s.connectID)) {
     mismatch(r, s, id);

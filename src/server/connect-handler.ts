@@ -7,9 +7,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { type AgentIdentifiers, parseIdentifiers, ProtocolError, TEXT } from '../protocol/index.js';
+import type { FlowLink } from '../transport/flow-control.js';
 import { GrpcPacketStream, type PacketStream } from '../transport/packet-stream.js';
 import { MD } from '../transport/services.js';
 import { AgentAuthError, type AgentAuthenticator, type AgentIdentity } from './auth/types.js';
+import type { FlowStreams } from './flow-streams.js';
 import type { Relay } from './relay.js';
 
 /** What the Connect handler needs. */
@@ -23,6 +25,8 @@ export interface ConnectHandlerDeps {
   metrics: ServerMetrics;
   /** Told when an agent's first stream registers and when its last one is gone. */
   events?: AgentEvents;
+  /** Per-connection flow control with agents that announce it; absent: never negotiated. */
+  flow?: FlowStreams;
 }
 
 /** An agent's arrival and departure (the server hooks listen). */
@@ -112,8 +116,17 @@ async function serveConnect(call: grpc.ServerDuplexStream<Buffer, Buffer>, deps:
   const header = new grpc.Metadata();
   header.set(MD.serverID, deps.serverID);
   header.set(MD.serverCount, String(deps.serverCount()));
+  const flow = deps.flow?.negotiate(md, (why) => {
+    logger.warn('closing a flow-controlled agent stream', { agentID, peer: stream.peer, reason: why });
+    stream.close({ code: grpc.status.UNAVAILABLE, message: why });
+  });
+  for (const [k, v] of Object.entries(flow?.headers ?? {})) header.set(k, v);
   call.sendMetadata(header);
-  await serveAgentStream(stream, deps, { agentID, identifiersText, identifiers, identity });
+  try {
+    await serveAgentStream(stream, deps, { agentID, identifiersText, identifiers, identity }, flow?.link);
+  } finally {
+    flow?.release();
+  }
 }
 
 /** Who an admitted agent stream belongs to. */
@@ -133,13 +146,15 @@ export async function serveAgentStream(
   stream: PacketStream,
   deps: Pick<ConnectHandlerDeps, 'relay' | 'logger' | 'metrics' | 'events'>,
   who: AgentStreamOwner,
+  flow?: FlowLink,
 ): Promise<void> {
   const { metrics, relay } = deps;
   const log = deps.logger.child({ agentID: who.agentID });
   metrics.grpcConnections.inc({ service_method: 'Connect' });
-  const backend = relay.addBackend({ ...who, stream, logger: log });
+  const backend = relay.addBackend({ ...who, stream, logger: log, ...(flow ? { flow } : {}) });
   log.info('agent connected', {
     peer: stream.peer,
+    flowControl: flow !== undefined,
     identifiers: who.identifiersText,
     identity: who.identity.subject,
     authMethod: who.identity.method,

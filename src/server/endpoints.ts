@@ -117,7 +117,6 @@ export function startAdminEndpoint(opts: {
   agents: () => AgentView[];
   /** This replica's id and the `servercount` it sends now, shown above the agents (ReplicaView). */
   replica?: () => ReplicaView;
-  /** The server's live counts (TunnelServer.stats()). */
   stats: () => Readonly<Record<string, number>>;
   /** Pending dials and established connections (connections-view.ts). */
   connections: () => ConnectionsView;

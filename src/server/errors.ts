@@ -19,6 +19,8 @@ export type ServerErrorCode =
   | 'ERR_QUEUE_OVERFLOW'
   /** The agent stream ended while a dial or connection depended on it. */
   | 'ERR_AGENT_LOST'
+  /** A flow-controlled agent sent more DATA for a connection than its credit. */
+  | 'ERR_FLOW_CREDIT'
   /** The agent answered a DIAL_REQ with a connection ID it already uses. */
   | 'ERR_DUPLICATE_CONNECT_ID'
   /** No DIAL_RSP within backendDialTimeoutMs. */

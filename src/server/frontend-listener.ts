@@ -13,7 +13,8 @@ import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { Clock } from './clock.js';
 import { ServerError } from './errors.js';
-import { filterAuthority } from './h2-authority.js';
+import { filterAuthority, MAX_HEADER_BLOCK } from './h2-authority.js';
+import { routeH2Client } from './h2-preface.js';
 import type { ServerLimits } from './limits.js';
 import { respondAndClose } from './http-head.js';
 import { type BadInputReason, sniffSocket } from './sniffer.js';
@@ -66,6 +67,8 @@ export class FrontendListeners {
   private udsCreated: string | undefined;
   private unfollow: (() => void) | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** How Unix-socket gRPC connections were handed to HTTP/2: natively, or through the :authority filter. */
+  readonly h2Routes = { native: 0, filter: 0 };
 
   constructor(private readonly deps: FrontendListenerDeps) {}
 
@@ -158,14 +161,43 @@ export class FrontendListeners {
         if (t.alpnProtocol !== 'h2') (t as { alpnProtocol: string | false }).alpnProtocol = 'h2';
         this.deps.injectGrpc(socket);
       } else {
-        this.deps.injectGrpc(
-          filterAuthority(socket, (e) => {
-            metrics.badInput.inc({ source: 'frontend', reason: 'h2_header_block' });
-            logger.warn('broken HTTP/2 header block from a frontend client; closed', { peer, error: e.message });
-          }),
-        );
+        void this.injectUnix(socket, peer);
       }
     });
+  }
+
+  /**
+   * A Unix-socket gRPC client: natively when its :authority is fine, else
+   * through the AuthorityFilter (h2-preface.ts decides).
+   */
+  private async injectUnix(socket: net.Socket, peer: string): Promise<void> {
+    const { logger, metrics } = this.deps;
+    const route = await routeH2Client(socket, {
+      timeoutMs: this.deps.limits.h2PrefaceTimeoutMs,
+      maxBytes: MAX_HEADER_BLOCK,
+      clock: this.deps.clock,
+    });
+    if (route.kind === 'gone' || socket.destroyed) {
+      logger.debug('frontend client left during the HTTP/2 pre-handshake', { peer, reason: route.kind === 'gone' ? route.why : 'closed' });
+      socket.destroy();
+      return;
+    }
+    this.h2Routes[route.kind]++;
+    if (route.kind === 'native') {
+      this.deps.injectGrpc(socket);
+      return;
+    }
+    logger.debug('frontend client served through the :authority filter', { peer, reason: route.why });
+    this.deps.injectGrpc(
+      filterAuthority(
+        socket,
+        (e) => {
+          metrics.badInput.inc({ source: 'frontend', reason: 'h2_header_block' });
+          logger.warn('broken HTTP/2 header block from a frontend client; closed', { peer, error: e.message });
+        },
+        { dropSettingsAck: route.dropSettingsAck },
+      ),
+    );
   }
 }
 

@@ -3,16 +3,34 @@
  * tuning happens here only.
  *
  * HTTP/2 windows: grpc-js 1.14 servers take no window settings (its
- * `grpc-node.flow_control_window` applies to channels only), so both servers
- * run with Node's HTTP/2 defaults (64 KiB initial stream window); a tuning
- * change belongs here.
+ * `grpc-node.flow_control_window` applies to channels only); TunnelServer
+ * applies AGENT_LISTENER_H2 with transport/h2-tuning.ts. The frontend keeps
+ * Node's 64 KiB receive windows: its clients (our client library: 1 MiB)
+ * take downloads fast, and only one side of a Node-to-Node connection may
+ * have large windows (h2-tuning.ts). Values chosen by measurement
+ * (src/transport/FLOW-CONTROL.md).
  */
 import type * as grpc from '@grpc/grpc-js';
+import type { H2Tuning } from '../transport/h2-tuning.js';
 import type { ServerConfig } from './config.js';
 import type { ServerLimits } from './limits.js';
 
 /** Upstream's (grpc-go's) default maximum received message: 4 MiB. */
 export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The agent listener's receive windows: each agent multiplexes all its
+ * connections on one Connect stream, so this window bounds every download
+ * through the agent (agent→server). Large, since the server always reads
+ * Connect at once (per-connection credits, or with upstream agents the
+ * per-connection queues, bound what a connection may hold). Agents keep
+ * Node's 64 KiB window for what the server sends them (agent/grpc-options.ts):
+ * both sides large could stall a busy connection for good (h2-tuning.ts).
+ */
+export const AGENT_LISTENER_H2: Readonly<H2Tuning> = Object.freeze({
+  streamWindow: 8 * 1024 * 1024,
+  connectionWindow: 16 * 1024 * 1024,
+});
 
 function common(keepaliveTimeMs: number, limits: ServerLimits): grpc.ServerOptions {
   return {

@@ -22,6 +22,8 @@ const PREFACE_LEN = 24;
 const FRAME_HEADER_LEN = 9;
 const TYPE_HEADERS = 0x1;
 const TYPE_CONTINUATION = 0x9;
+const TYPE_SETTINGS = 0x4;
+const FLAG_ACK = 0x1;
 const FLAG_END_STREAM = 0x1;
 const FLAG_END_HEADERS = 0x4;
 const FLAG_PADDED = 0x8;
@@ -165,6 +167,13 @@ interface PendingBlock {
 
 /** Incremental client→server byte filter of one HTTP/2 connection. */
 export class AuthorityFilter {
+  /**
+   * @param dropSettingsAck drop the client's first SETTINGS ACK: it answers
+   *   the SETTINGS frame the pre-handshake sent (h2-preface.ts), which Node's
+   *   server never sent.
+   */
+  constructor(private dropSettingsAck = false) {}
+
   private prefaceLeft = PREFACE_LEN;
   private header: Buffer = Buffer.alloc(0);
   private payloadLeft = 0;
@@ -216,6 +225,10 @@ export class AuthorityFilter {
       this.framePayload = [];
       this.frameNeed = length;
       if (length === 0) this.onBlockFrame(out);
+      return;
+    }
+    if (this.dropSettingsAck && type === TYPE_SETTINGS && h[4]! & FLAG_ACK && length === 0) {
+      this.dropSettingsAck = false;
       return;
     }
     out.push(h);
@@ -299,15 +312,40 @@ export class AuthorityFilter {
  * through an AuthorityFilter; writes go to the socket unchanged. Closing
  * either closes both. `onError` hears a broken header block (the socket is
  * then destroyed).
+ *
+ * Writes are handed to the socket at once and acknowledged while the socket
+ * has room (waiting for each one to be flushed would cost one system call per
+ * HTTP/2 frame); batches arrive corked, so the socket sends them together.
  */
-export function filterAuthority(socket: Duplex, onError: (e: Error) => void): Duplex {
-  const filter = new AuthorityFilter();
+export function filterAuthority(socket: Duplex, onError: (e: Error) => void, opts: { dropSettingsAck?: boolean } = {}): Duplex {
+  const filter = new AuthorityFilter(opts.dropSettingsAck === true);
+  /** Acknowledges a write now, or once the socket drains (or closes). */
+  const ack = (room: boolean, cb: (err?: Error | null) => void): void => {
+    if (room || socket.destroyed) {
+      cb();
+      return;
+    }
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      cb();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  };
   const wrapper = new Duplex({
     read() {
       socket.resume();
     },
     write(chunk: Buffer, _enc, cb) {
-      socket.write(chunk, (err) => cb(err ?? null));
+      ack(socket.write(chunk), cb);
+    },
+    writev(chunks: { chunk: Buffer }[], cb) {
+      socket.cork();
+      let room = true;
+      for (const c of chunks) room = socket.write(c.chunk) && room;
+      socket.uncork();
+      ack(room, cb);
     },
     final(cb) {
       socket.end();

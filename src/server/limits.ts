@@ -14,6 +14,12 @@ export interface ServerLimits {
   /** Longest HTTP/1.x request line the sniffer waits for before calling the input garbage. */
   sniffMaxBytes: number;
   /**
+   * A Unix-socket gRPC client is served natively once its first request shows
+   * an :authority Node accepts (h2-preface.ts); without a request in this
+   * time it is served through the slower :authority filter.
+   */
+  h2PrefaceTimeoutMs: number;
+  /**
    * Agent→client packets queued for one connection beyond `xfrChannelSize`
    * make it "full" (gauge full_receive_channels). If it stays full this long,
    * the connection alone is closed as stalled (CLOSE_REQ to the agent, the
@@ -43,18 +49,31 @@ export interface ServerLimits {
    * more often.
    */
   agentMinPingIntervalMs: number;
+  /**
+   * Per-connection flow control with agents that announce it
+   * (proto/tunnel/v1/flow.proto): our receive window per connection, i.e.
+   * how many agent→client bytes one connection may hold in the server before
+   * the agent must wait for a grant. 0 turns flow control off (every agent is
+   * then served like an upstream one).
+   */
+  flowWindowBytes: number;
+  /** A flow-controlled Connect stream whose Credits stream has not arrived within this is closed. */
+  flowAttachTimeoutMs: number;
 }
 
 /** The defaults. */
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   sniffTimeoutMs: 10_000,
   sniffMaxBytes: 8 * 1024,
+  h2PrefaceTimeoutMs: 30_000,
   stallTimeoutMs: 10_000,
   queueHardLimitBytes: 16 * 1024 * 1024,
   httpMaxHeaderBytes: 64 * 1024,
   httpReadChunkBytes: 32 * 1024,
   keepaliveTimeoutMs: 20_000,
   agentMinPingIntervalMs: 30_000,
+  flowWindowBytes: 1024 * 1024,
+  flowAttachTimeoutMs: 10_000,
 });
 
 /** Upstream ReadHeaderTimeout of the HTTP CONNECT frontend: default of ServerConfig.httpConnectHeaderTimeoutMs. */

@@ -43,6 +43,7 @@ export class Outbox {
   private full = false;
   private timer: TimerHandle | undefined;
   private disposed = false;
+  private slowReaderOK = false;
 
   constructor(
     private readonly sink: OutboxSink,
@@ -69,6 +70,19 @@ export class Outbox {
     this.items.push({ bytes, write });
     this.bytes += bytes;
     this.check();
+  }
+
+  /**
+   * The connection is flow-controlled: its sender stops at the credit, so a
+   * full queue only means a slow reader, which is allowed. The stall timer no
+   * longer runs; the hard byte bound still holds.
+   */
+  tolerateSlowReader(): void {
+    this.slowReaderOK = true;
+    if (this.timer !== undefined) {
+      this.opts.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
   }
 
   /** Drops everything and stops timers; later pushes are ignored. Idempotent. */
@@ -121,7 +135,7 @@ export class Outbox {
   private setFull(full: boolean): void {
     if (full === this.full) return;
     this.full = full;
-    if (full) {
+    if (full && !this.slowReaderOK) {
       this.timer = this.opts.clock.setTimeout(() => {
         this.timer = undefined;
         const msg = `client stalled: it did not read for ${this.opts.stallTimeoutMs} ms while more than ${this.opts.softLimit} packets were queued`;

@@ -14,6 +14,7 @@ import { closeReq, dialCls, type Packet, PacketType, packetTypeName } from '../p
 import { handleAgentPacket } from './agent-handlers.js';
 import { Backend, type BackendInit } from './backend.js';
 import { handleClientPacket } from './client-handlers.js';
+import { inOrder } from './flow-send.js';
 import type { Clock } from './clock.js';
 import { ServerError } from './errors.js';
 import type { DialFailure, DialFailureReason, Frontend, ToClientPacket } from './frontend.js';
@@ -89,10 +90,16 @@ export class Relay {
     return s;
   }
 
-  /** Handles one packet from a client (awaits only the agent stream's backpressure). */
+  /**
+   * Handles one packet from a client. The promise (if any) resolves when the
+   * client may send more: the shared agent stream has room, or the
+   * connection has credit again. While earlier packets of the session still
+   * wait for credit, this one is handled after them.
+   */
   fromClient(s: ClientSession, p: Packet): Promise<void> | void {
     if (s.finished) return;
     this.metrics.stream.packet('from_client', p.type);
+    if (s.sending) return inOrder(s, s.sending.then(() => handleClientPacket(this, s, p)));
     return handleClientPacket(this, s, p);
   }
 
@@ -130,14 +137,19 @@ export class Relay {
     this.abortSession(s, new ServerError('ERR_UNEXPECTED_PACKET', message));
   }
 
-  /** Queues a packet for the client (never waits). */
-  deliver(s: ClientSession, p: ToClientPacket): void {
+  /**
+   * Queues a packet for the client (never waits). `written` is called once it
+   * was handed to the client's transport (flow control grants the bytes back then).
+   */
+  deliver(s: ClientSession, p: ToClientPacket, written?: () => void): void {
     this.metrics.stream.packet('to_client', p.type);
     if (this.debug) s.log.debug('packet to client', { packetType: packetTypeName(p.type) });
     const queuedAt = this.clock.now();
     s.outbox.push(p.type === 4 ? p.data.data.length : 32, () => {
       this.metrics.frontendWriteDuration.observe((this.clock.now() - queuedAt) / 1000);
-      return s.frontend.deliver(p);
+      const room = s.frontend.deliver(p);
+      written?.();
+      return room;
     });
   }
 
@@ -184,6 +196,10 @@ export class Relay {
     s.connectID = connectID;
     s.establishedAt = this.clock.now();
     s.log = s.log.child({ connectID });
+    if (backend.flow) {
+      s.flow = backend.flow.open(connectID);
+      s.outbox.tolerateSlowReader();
+    }
     backend.connections.set(connectID, s);
     this.establishedCount++;
     this.metrics.establishedConnections.set(this.establishedCount);
@@ -192,6 +208,7 @@ export class Relay {
   /** Forgets an established connection (idempotent). */
   unestablish(s: ClientSession): void {
     const b = s.backend;
+    s.flow?.close();
     if (!b || s.connectID === undefined || b.connections.get(s.connectID) !== s) return;
     b.connections.delete(s.connectID);
     this.establishedCount--;
@@ -247,6 +264,7 @@ export class Relay {
    */
   removeBackend(b: Backend): void {
     this.registry.remove(b);
+    b.flow?.close();
     const why = `agent "${b.agentID}" disconnected`;
     for (const dial of [...b.pendingDials]) {
       this.removePending(dial);

@@ -4,6 +4,7 @@
  * connection (upstream's single-use rule).
  */
 import type { Logger } from '../observability/logger.js';
+import type { ConnFlow } from '../transport/flow-control.js';
 import type { Backend } from './backend.js';
 import type { TimerHandle } from './clock.js';
 import type { Frontend } from './frontend.js';
@@ -46,6 +47,13 @@ export class ClientSession {
   connectID: bigint | undefined;
   /** Clock time the connection was established. */
   establishedAt: number | undefined;
+  /** The connection's credits, when its agent stream is flow-controlled. */
+  flow: ConnFlow | undefined;
+  /**
+   * Client packets still waiting for credit (flow-send.ts); later client
+   * packets of this session are handled after it, in order.
+   */
+  sending: Promise<void> | undefined;
   /** True once the relay released everything of this session. */
   finished = false;
   /** Child logger; gains dialID and connectID as they become known. */

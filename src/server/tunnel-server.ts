@@ -9,6 +9,8 @@ import type { HttpEndpoint } from '../observability/http-endpoint.js';
 import type { Logger } from '../observability/logger.js';
 import { ServerMetrics } from '../observability/metrics.js';
 import { type DialIDSource, randomDialID } from '../protocol/index.js';
+import { flowServiceDefinition } from '../transport/flow-wire.js';
+import { tuneGrpcServer } from '../transport/h2-tuning.js';
 import { GrpcPacketStream } from '../transport/packet-stream.js';
 import { pullServiceDefinition } from '../transport/pull-service.js';
 import { agentServiceDefinition, proxyServiceDefinition } from '../transport/services.js';
@@ -22,10 +24,11 @@ import { connectionsView } from './connections-view.js';
 import { agentsView, startAdminEndpoint, startHealthEndpoint } from './endpoints.js';
 import { ServerError } from './errors.js';
 import { frontendTlsOptions, openFileServerTls, type ServerTls } from './server-tls.js';
+import { FlowStreams } from './flow-streams.js';
 import { FrontendListeners } from './frontend-listener.js';
 import { staticServerHA } from './ha/static-ha.js';
 import type { ServerHA } from './ha/types.js';
-import { agentServerOptions, frontendServerOptions } from './grpc-options.js';
+import { AGENT_LISTENER_H2, agentServerOptions, frontendServerOptions } from './grpc-options.js';
 import { serveProxyStream } from './grpc-frontend.js';
 import { makeHttpConnectHandler } from './http-connect.js';
 import { makeHttp1Handler } from './http1-handler.js';
@@ -105,6 +108,8 @@ export class TunnelServer {
   private readonly limits: ServerLimits;
   private readonly registry: BackendRegistry;
   private readonly relay: Relay;
+  /** Per-connection flow control with our agents (flow-streams.ts). */
+  private readonly flow: FlowStreams;
   private readonly ha: ServerHA;
   private agentServer: grpc.Server | undefined;
   private frontendServer: grpc.Server | undefined;
@@ -130,6 +135,13 @@ export class TunnelServer {
       clock: this.clock,
     });
     this.registry = new BackendRegistry(config.proxyStrategies, this.metrics, deps.random);
+    this.flow = new FlowStreams({
+      logger: this.log,
+      metrics: this.metrics,
+      clock: this.clock,
+      windowBytes: this.limits.flowWindowBytes,
+      attachTimeoutMs: this.limits.flowAttachTimeoutMs,
+    });
     this.relay = new Relay({
       logger: this.log,
       metrics: this.metrics,
@@ -164,6 +176,7 @@ export class TunnelServer {
     const creds = agentServerCredentials(certs.agent, { clientCerts: certs.clientCerts, minVersion: c.tlsMinVersion, ciphers: c.cipherSuites });
     const authenticator = this.deps.authenticator ?? (certs.clientCerts === 'require' ? mtlsAuthenticator : allowAllAuthenticator);
     this.agentServer = new grpc.Server(agentServerOptions(c, this.limits));
+    tuneGrpcServer(this.agentServer, AGENT_LISTENER_H2);
     this.agentServer.addService(agentServiceDefinition, {
       Connect: makeConnectHandler({
         relay: this.relay,
@@ -173,8 +186,10 @@ export class TunnelServer {
         logger: this.log,
         metrics: this.metrics,
         ...(this.deps.agentEvents ? { events: this.deps.agentEvents } : {}),
+        flow: this.flow,
       }),
     });
+    this.agentServer.addService(flowServiceDefinition, { Credits: this.flow.creditsHandler() });
     this.agentServer.addService(pullServiceDefinition, this.pull.handlers(authenticator));
     const agentPort = await bind(this.agentServer, c.agentBindAddress, port('agent port', c.agentPort), creds);
 
@@ -290,6 +305,7 @@ export class TunnelServer {
     }
     this.pull.shutdown();
     this.injector?.destroy();
+    this.flow.closeAll();
     this.frontendServer?.forceShutdown();
     this.agentServer?.forceShutdown();
     this.listeners?.destroyAll();

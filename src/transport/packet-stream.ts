@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Duplex } from 'node:stream';
-import { decodePacket, encodePacket, type Packet, ProtocolError } from '../protocol/index.js';
+import { decodePacket, type Packet, ProtocolError, wireBytes } from '../protocol/index.js';
 
 export interface PacketStream {
   /** Who is on the other end, for logs ("agent a1 at 10.0.0.3:5123"). */
@@ -61,6 +61,7 @@ export class GrpcPacketStream implements PacketStream {
   readonly done: Promise<void>;
   private resolveDone!: () => void;
   private readonly isServer: boolean;
+  private drainWait: Promise<void> | undefined;
 
   constructor(
     private readonly call: AnyCall,
@@ -82,34 +83,35 @@ export class GrpcPacketStream implements PacketStream {
 
   write(p: Packet): boolean {
     if (this.closed || this.call.writableEnded || this.call.destroyed) return false;
-    return this.call.write(encodePacket(p));
+    return this.call.write(wireBytes(p));
   }
 
   drained(): Promise<void> {
     const c = this.call as unknown as Duplex;
     if (this.closed || !c.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
+    // One wait shared by every caller (many connections may wait on one stream).
+    this.drainWait ??= new Promise<void>((resolve) => {
       const done = (): void => {
         c.off('drain', done);
         c.off('close', done);
         c.off('finish', done);
+        this.drainWait = undefined;
         resolve();
       };
       c.on('drain', done);
       c.on('close', done);
       c.on('finish', done);
     });
+    return this.drainWait;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Packet> {
     try {
-      // Server side: destroyOnReturn false. The default iterator destroys the
-      // call when the client half-closes, and a destroyed server call can no
-      // longer send its status: close() after the loop would leave the client
-      // hanging. Client side: the default (the status has arrived by then).
-      const chunks = (
-        this.isServer ? (this.call as unknown as Duplex).iterator({ destroyOnReturn: false }) : this.call
-      ) as AsyncIterable<Buffer>;
+      // Server side: our own reader (serverMessages). Node's iterator destroys
+      // the call when the client half-closes or when an 'error' is emitted on
+      // it, and a destroyed server call never sends its status: the client
+      // would hang. Client side: the default (the status has arrived by then).
+      const chunks = (this.isServer ? serverMessages(this.call as unknown as Duplex) : this.call) as AsyncIterable<Buffer>;
       for await (const chunk of chunks) {
         let p: Packet;
         try {
@@ -123,7 +125,7 @@ export class GrpcPacketStream implements PacketStream {
         yield p;
       }
     } catch (e) {
-      if (e instanceof ProtocolError) throw e;
+      if (e instanceof ProtocolError || e instanceof StreamClosedError) throw e;
       const err = e as { code?: number; details?: string; message?: string };
       throw new StreamClosedError(err.details ?? err.message ?? String(e), err.code);
     }
@@ -150,6 +152,54 @@ export class GrpcPacketStream implements PacketStream {
       else if (!call.writableEnded) call.end();
     }
     this.resolveDone();
+  }
+}
+
+/**
+ * The messages of a server call, pulled one at a time (the call asks the
+ * client for more only when read). Never destroys the call: close() emits
+ * 'error' on it to send an error status, which must still go out after the
+ * messages already written. Ends when the client half-closes; throws when the
+ * call goes away without that (the client cancelled, the connection died).
+ */
+export async function* serverMessages(call: Duplex): AsyncGenerator<Buffer> {
+  let wake: (() => void) | undefined;
+  let ended = false;
+  let gone = false;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onEnd = (): void => {
+    ended = true;
+    notify();
+  };
+  const onClose = (): void => {
+    gone = true;
+    notify();
+  };
+  call.on('readable', notify);
+  call.once('end', onEnd);
+  call.once('close', onClose);
+  try {
+    for (;;) {
+      const chunk = call.read() as Buffer | null;
+      if (chunk !== null) {
+        yield chunk;
+        continue;
+      }
+      if (ended || call.readableEnded) return;
+      if (gone || call.destroyed) {
+        const why = (call as { errored?: Error | null }).errored?.message ?? 'the stream closed before the client ended it';
+        throw new StreamClosedError(why, grpc.status.CANCELLED);
+      }
+      await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    call.off('readable', notify);
+    call.off('end', onEnd);
+    call.off('close', onClose);
   }
 }
 

@@ -1,0 +1,198 @@
+/**
+ * Per-connection flow control on the wire (proto/tunnel/v1/flow.proto): the
+ * metadata of the negotiation, the FlowService definition with pass-through
+ * (de)serializers, and the codec of a batch of grants. Both roles use this
+ * file, so server and agent can never disagree on it.
+ */
+import type * as grpc from '@grpc/grpc-js';
+
+/** Fully qualified service name (package tunnel.v1). */
+export const FLOW_SERVICE = 'tunnel.v1.FlowService';
+/** One Credits stream per flow-controlled Connect stream. */
+export const CREDITS_PATH = `/${FLOW_SERVICE}/Credits`;
+
+/** Metadata keys of the negotiation (lowercase on the wire). */
+export const FLOW_MD = {
+  /** Agent request and server response: the flow-control scheme. */
+  control: 'tunnel-flow-control',
+  /** Agent request and server response: the sender's receive window per connection, decimal bytes. */
+  window: 'tunnel-flow-window',
+  /** Server response, then the agent's Credits request: names the Connect stream. */
+  stream: 'tunnel-flow-stream',
+} as const;
+
+/** The one scheme this version speaks. */
+export const FLOW_SCHEME = 'credits-v1';
+
+/** Smallest and largest receive window a peer may announce. */
+export const MIN_FLOW_WINDOW = 16 * 1024;
+export const MAX_FLOW_WINDOW = 64 * 1024 * 1024;
+
+const identity = (b: Buffer): Buffer => b;
+
+/** FlowService with pass-through Buffers: batches are decoded by decodeGrants. */
+export const flowServiceDefinition = {
+  Credits: {
+    path: CREDITS_PATH,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+    originalName: 'credits',
+  },
+} satisfies grpc.ServiceDefinition;
+
+/** More credit for one connection. */
+export interface Grant {
+  connectID: bigint;
+  /** 1 to 2^32 - 1. */
+  bytes: number;
+}
+
+/** A batch that is not a valid CreditsRequest/CreditsResponse. */
+export class FlowWireError extends Error {
+  readonly code = 'ERR_FLOW_WIRE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlowWireError';
+  }
+}
+
+/**
+ * The window a peer announced in `value` (one metadata value), or undefined
+ * when it is missing or not a whole number within MIN_FLOW_WINDOW..MAX_FLOW_WINDOW.
+ */
+export function parseWindow(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[0-9]{1,9}$/.test(value.trim())) return undefined;
+  const n = Number(value.trim());
+  return n >= MIN_FLOW_WINDOW && n <= MAX_FLOW_WINDOW ? n : undefined;
+}
+
+// ---------------------------------------------------------------- encode
+
+function varintSize(v: bigint): number {
+  let n = 1;
+  let u = BigInt.asUintN(64, v);
+  while (u >= 0x80n) {
+    u >>= 7n;
+    n++;
+  }
+  return n;
+}
+
+function smallVarintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/** Encodes grants as CreditsRequest/CreditsResponse (field 1: repeated Grant). */
+export function encodeGrants(grants: readonly Grant[]): Buffer {
+  let total = 0;
+  const sizes: number[] = [];
+  for (const g of grants) {
+    const body = (g.connectID === 0n ? 0 : 1 + varintSize(g.connectID)) + (g.bytes === 0 ? 0 : 1 + smallVarintSize(g.bytes));
+    sizes.push(body);
+    total += 1 + smallVarintSize(body) + body;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  const small = (v: number): void => {
+    while (v >= 0x80) {
+      out[pos++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    out[pos++] = v;
+  };
+  grants.forEach((g, i) => {
+    out[pos++] = 0x0a; // field 1, length-delimited
+    small(sizes[i]!);
+    if (g.connectID !== 0n) {
+      out[pos++] = 0x08; // field 1, varint
+      let u = BigInt.asUintN(64, g.connectID);
+      while (u >= 0x80n) {
+        out[pos++] = Number(u & 0x7fn) | 0x80;
+        u >>= 7n;
+      }
+      out[pos++] = Number(u);
+    }
+    if (g.bytes !== 0) {
+      out[pos++] = 0x10; // field 2, varint
+      small(g.bytes);
+    }
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------- decode
+
+class Reader {
+  pos: number;
+  constructor(
+    private readonly buf: Uint8Array,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  varint(): bigint {
+    let v = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new FlowWireError('truncated varint');
+      const b = this.buf[this.pos++]!;
+      v |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return v;
+      shift += 7n;
+    }
+    throw new FlowWireError('varint longer than 10 bytes');
+  }
+
+  length(): number {
+    const len = this.varint();
+    if (len > BigInt(this.end - this.pos)) throw new FlowWireError('length past the end of the message');
+    return Number(len);
+  }
+
+  skip(wireType: number): void {
+    if (wireType === 0) this.varint();
+    else if (wireType === 2) this.pos += this.length();
+    else if (wireType === 1 || wireType === 5) {
+      const n = wireType === 1 ? 8 : 4;
+      if (this.end - this.pos < n) throw new FlowWireError('truncated fixed field');
+      this.pos += n;
+    } else throw new FlowWireError(`unsupported wire type ${wireType}`);
+  }
+}
+
+/** Decodes a CreditsRequest/CreditsResponse. Unknown fields are skipped; grants of 0 bytes dropped. */
+export function decodeGrants(buf: Uint8Array): Grant[] {
+  const out: Grant[] = [];
+  const r = new Reader(buf, 0, buf.length);
+  while (r.pos < r.end) {
+    const tag = Number(r.varint());
+    if (tag >>> 3 !== 1 || (tag & 7) !== 2) {
+      r.skip(tag & 7);
+      continue;
+    }
+    const len = r.length();
+    const g = new Reader(buf, r.pos, r.pos + len);
+    r.pos += len;
+    let connectID = 0n;
+    let bytes = 0n;
+    while (g.pos < g.end) {
+      const t = Number(g.varint());
+      if (t === 0x08) connectID = BigInt.asIntN(64, g.varint());
+      else if (t === 0x10) bytes = BigInt.asUintN(32, g.varint());
+      else g.skip(t & 7);
+    }
+    if (bytes > 0n) out.push({ connectID, bytes: Number(bytes) });
+  }
+  return out;
+}
