@@ -9,6 +9,11 @@
  * connections stay). At a restart a stored certificate that is still valid,
  * of this cluster and of the current CA is used at once, without the token.
  *
+ * The CA bundle file (--ca-cert, usually the bootstrap Secret mounted as a
+ * volume) is followed on disk: when a CA rotation adds the new CA to the
+ * Secret, new handshakes trust it without a restart (open connections stay).
+ * A changed file that holds no valid certificate is logged and ignored.
+ *
  * The server's certificate is checked against the tunnel CA bundle; its
  * name must match the dialed host, or its CN be the tunnel server's
  * (`tunnel-server`): the tunnel CA issues that CN only to the server's own
@@ -27,8 +32,12 @@ import {
   csrApiRequester,
   DEFAULT_SERVER_COMMON_NAME,
 } from '../certs/index.js';
+import { systemClock } from '../certs/clock.js';
+import { errorMessage } from '../certs/errors.js';
+import { FileChangeWatcher } from '../certs/file-watch.js';
+import { parseCertificates } from '../certs/pem.js';
 import { checkStoredCertificate } from '../certs/stored-certificate.js';
-import { csrExpirationSeconds } from '../certs/timing.js';
+import { csrExpirationSeconds, FILE_POLL_INTERVAL_MS, FILE_RELOAD_DEBOUNCE_MS } from '../certs/timing.js';
 import { createCsrClient } from '../kube/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentCertSettings } from './cert-settings.js';
@@ -77,12 +86,12 @@ export async function openCsrAuth(o: CsrAuthOptions): Promise<ConnectionAuth> {
     registry: o.registry,
   });
   const verifyOptions = { checkServerIdentity: tunnelServerIdentity };
-  const bootstrap: ConnectionCredentials = {
-    credentials: grpc.credentials.createFromSecureContext(tls.createSecureContext({ ca: caPem }), verifyOptions),
+  const bootstrapWith = (ca: string): ConnectionCredentials => ({
+    credentials: grpc.credentials.createFromSecureContext(tls.createSecureContext({ ca }), verifyOptions),
     tokenPath: s.bootstrapTokenPath,
     bootstrap: true,
-  };
-  let current = bootstrap;
+  });
+  let current = bootstrapWith(caPem);
   const listeners = new Set<() => void>();
   const useCertificate = (): void => {
     current = {
@@ -95,17 +104,55 @@ export async function openCsrAuth(o: CsrAuthOptions): Promise<ConnectionAuth> {
     for (const l of [...listeners]) l();
   };
 
-  const stored = await checkStoredCertificate({
-    certDir: s.certDir,
-    name: profile.name,
-    caPem,
-    commonName: profile.subject.commonName,
+  // A rotated CA bundle on disk reaches new handshakes: the certificate's channel credentials through the manager, the bootstrap ones here.
+  const watcher = new FileChangeWatcher({
+    files: [o.config.caCert],
+    clock: systemClock,
     logger: log,
+    debounceMs: FILE_RELOAD_DEBOUNCE_MS,
+    pollIntervalMs: FILE_POLL_INTERVAL_MS,
+    fsWatch: true,
+    onChange: () => void reloadCa(),
   });
-  if (stored.state === 'usable') {
-    await mgr.start();
-    useCertificate();
-  } else {
+  const reloadCa = async (): Promise<void> => {
+    const sig = await watcher.signature();
+    let next: string;
+    try {
+      next = await readFile(o.config.caCert, 'utf8');
+      parseCertificates(next, `--ca-cert ${o.config.caCert}`);
+    } catch (err) {
+      watcher.markSeen(sig);
+      log.warn('the tunnel CA bundle changed but cannot be used; keeping the current one', { file: o.config.caCert, err: errorMessage(err) });
+      return;
+    }
+    watcher.markSeen(sig);
+    if (next === caPem) return;
+    caPem = next;
+    mgr.setCaPem(next);
+    if (current.bootstrap) current = bootstrapWith(next);
+    log.info('tunnel CA bundle reloaded; new connections trust it', { file: o.config.caCert, certificates: parseCertificates(next, '--ca-cert').length });
+  };
+  watcher.markSeen(await watcher.signature());
+  watcher.start();
+
+  let stored: Awaited<ReturnType<typeof checkStoredCertificate>>;
+  try {
+    stored = await checkStoredCertificate({
+      certDir: s.certDir,
+      name: profile.name,
+      caPem,
+      commonName: profile.subject.commonName,
+      logger: log,
+    });
+    if (stored.state === 'usable') {
+      await mgr.start();
+      useCertificate();
+    }
+  } catch (err) {
+    watcher.stop();
+    throw err;
+  }
+  if (stored.state !== 'usable') {
     log.info('connecting with the bootstrap token until the certificate is issued', { cluster: o.clusterName, reason: stored.reason });
     mgr.start().then(useCertificate, (err: unknown) => {
       if ((err as { code?: string }).code !== 'ERR_CERT_CLOSED') log.error('certificate request stopped', { error: (err as Error).message });
@@ -118,6 +165,9 @@ export async function openCsrAuth(o: CsrAuthOptions): Promise<ConnectionAuth> {
       return () => listeners.delete(l);
     },
     checks: [{ name: 'certificate', check: () => mgr.check() }],
-    close: () => mgr.close(),
+    close: () => {
+      watcher.stop();
+      return mgr.close();
+    },
   };
 }
