@@ -122,6 +122,18 @@ describe('chart: topology', () => {
     expect(flagValue(args, 'ca-cert')).toBe('/etc/tunnel/bootstrap/ca.crt');
     expect(flagValue(args, 'agent-cert')).toBeUndefined();
     expect(flagValue(args, 'proxy-server-port')).toBe('31091');
+    expect(flagValue(args, 'pull-kube-ca-cert')).toBeUndefined();
+  });
+
+  it('csr agent with a chart-made bootstrap Secret: it holds meta-ca.crt for --pull-kube-ca-cert, and refuses to render without it', () => {
+    const base = [example('one-to-many-agent.yaml'), example('csr-and-pull.yaml')];
+    const set = ['--set', 'agent.bootstrap.create=true', '--set', 'agent.bootstrap.token=t', '--set', 'agent.bootstrap.caBundle=ca'];
+    const secret = find(renderObjects(base, [...set, '--set', 'agent.bootstrap.metaCaBundle=meta']).objects, 'Secret', 'tunnel-agent-bootstrap')!;
+    expect(secret['stringData']).toEqual({ token: 't', 'ca.crt': 'ca', 'meta-ca.crt': 'meta' });
+    expect(() => renderObjects(base, set)).toThrow(/agent\.bootstrap\.metaCaBundle is required/);
+    // Token auth (no csr) needs no meta apiserver CA.
+    const files = find(renderObjects([example('one-to-one-agent.yaml')], set).objects, 'Secret', 'tunnel-agent-bootstrap')!;
+    expect(Object.keys(files['stringData'] as object).sort()).toEqual(['ca.crt', 'token']);
   });
 
   it('server only renders no agent objects, agent only no server objects', () => {
@@ -140,6 +152,8 @@ describe('chart: topology', () => {
     expect(c.env).toContainEqual({ name: 'PROXY_AGENT_ID', value: 'cluster-a' });
     expect(flagValue(c.args!, 'agent-identifiers')).toBe('host=cluster-a');
     expect(flagValue(c.args!, 'cluster-name')).toBe('cluster-a');
+    // csr without a meta kubeconfig: the CSR goes through pull mode to the meta apiserver, whose CA comes with the bootstrap Secret.
+    expect(flagValue(c.args!, 'pull-kube-ca-cert')).toBe('/etc/tunnel/bootstrap/meta-ca.crt');
     expect(c.args!.filter((a) => a.startsWith('--pull-listen='))).toEqual(['--pull-listen=kubernetes=0.0.0.0:6443', '--pull-listen=norm=0.0.0.0:8080']);
     expect(flagValue(c.args!, 'pull-proxy')).toBe('0.0.0.0:3128');
     const svc = find(objects, 'Service', 'tunnel-agent')!;
