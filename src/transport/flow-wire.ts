@@ -162,7 +162,11 @@ class Reader {
 
   skip(wireType: number): void {
     if (wireType === 0) this.varint();
-    else if (wireType === 2) this.pos += this.length();
+    else if (wireType === 2) {
+      // Not `this.pos += this.length()`: that reads pos before length() moves it past the prefix.
+      const len = this.length();
+      this.pos += len;
+    }
     else if (wireType === 1 || wireType === 5) {
       const n = wireType === 1 ? 8 : 4;
       if (this.end - this.pos < n) throw new FlowWireError('truncated fixed field');
