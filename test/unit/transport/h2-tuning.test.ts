@@ -1,0 +1,128 @@
+/**
+ * HTTP/2 window tuning guard (src/transport/h2-tuning.ts): grpc-js servers
+ * take no window options, so TunnelServer hooks a private grpc-js method.
+ * These tests read what the agent port really advertises to a raw
+ * `http2.connect` client (SETTINGS_INITIAL_WINDOW_SIZE and the connection
+ * window), so they fail if a grpc-js upgrade makes the hook stop applying.
+ * A plain grpc-js server is measured the same way to show that the
+ * measurement tells tuned from untuned. The client library's channel window
+ * (client/defaults.ts) is checked the same way from a raw HTTP/2 server.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as grpc from '@grpc/grpc-js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http2 from 'node:http2';
+import os from 'node:os';
+import path from 'node:path';
+import { type DevPkiFiles, writeDevPki } from '../../../src/certs/dev-ca.js';
+import { createTunnel } from '../../../src/client/index.js';
+import { CHANNEL_FLOW_CONTROL_WINDOW } from '../../../src/client/defaults.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { newRegistry } from '../../../src/observability/metrics.js';
+import { AGENT_LISTENER_H2 } from '../../../src/server/grpc-options.js';
+import { TunnelServer } from '../../../src/server/index.js';
+import { testServerConfig } from '../../support/server-peers.js';
+
+let dir: string;
+let pki: DevPkiFiles;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'tunnel-h2-tuning-'));
+  pki = await writeDevPki(path.join(dir, 'pki'), { agentID: 'cluster-a' });
+}, 30_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Advertised {
+  /** SETTINGS_INITIAL_WINDOW_SIZE the server sent: what we may send on one stream. */
+  streamWindow: number | undefined;
+  /** What we may send on the whole connection, after the server's WINDOW_UPDATE. */
+  connectionWindow: number;
+}
+
+/** Connects a raw HTTP/2 client with the agent's certificate and reads what the server advertised. */
+async function advertisedBy(port: number): Promise<Advertised> {
+  const session = http2.connect(`https://localhost:${port}`, {
+    ca: readFileSync(pki.caCert),
+    cert: readFileSync(pki.agentCert),
+    key: readFileSync(pki.agentKey),
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      session.once('remoteSettings', () => resolve());
+      session.once('error', reject);
+    });
+    // A PING round trip: everything the server sent before its PING ACK (its WINDOW_UPDATE) has been processed.
+    await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+    return { streamWindow: session.remoteSettings.initialWindowSize, connectionWindow: session.state.remoteWindowSize ?? -1 };
+  } finally {
+    session.destroy();
+  }
+}
+
+describe('HTTP/2 windows of the agent port', () => {
+  it('a plain grpc-js server advertises Node\'s 64 KiB defaults (the measurement tells them apart)', async () => {
+    const plain = new grpc.Server();
+    const creds = grpc.ServerCredentials.createSsl(
+      readFileSync(pki.caCert),
+      [{ cert_chain: readFileSync(pki.serverCert), private_key: readFileSync(pki.serverKey) }],
+      true,
+    );
+    const port = await new Promise<number>((resolve, reject) => plain.bindAsync('127.0.0.1:0', creds, (e, p) => (e ? reject(e) : resolve(p))));
+    try {
+      const got = await advertisedBy(port);
+      expect(got.streamWindow).toBe(65_535);
+      expect(got.connectionWindow).toBe(65_535);
+    } finally {
+      plain.forceShutdown();
+    }
+  });
+
+  it('TunnelServer advertises the tuned stream window in SETTINGS and raises the connection window', async () => {
+    const server = new TunnelServer(testServerConfig(pki, { udsName: path.join(dir, 'fe.sock'), tcpFrontend: false }), {
+      logger: silentLogger(),
+      registry: newRegistry(false),
+    });
+    const { agentPort } = await server.start();
+    try {
+      const got = await advertisedBy(agentPort);
+      expect(AGENT_LISTENER_H2.streamWindow).toBeGreaterThan(65_535);
+      expect(got.streamWindow).toBe(AGENT_LISTENER_H2.streamWindow);
+      expect(got.connectionWindow).toBe(AGENT_LISTENER_H2.connectionWindow);
+      // Every new connection gets it, not only the first.
+      expect(await advertisedBy(agentPort)).toEqual(got);
+    } finally {
+      await server.shutdown({ graceful: false });
+    }
+  });
+});
+
+describe('HTTP/2 window of the client library\'s channel', () => {
+  it('createTunnel advertises CHANNEL_FLOW_CONTROL_WINDOW per stream and for the connection', async () => {
+    const uds = path.join(dir, 'raw-h2.sock');
+    const raw = http2.createServer();
+    const seen = new Promise<Advertised>((resolve) => {
+      raw.on('session', (s) => {
+        s.once('remoteSettings', () => {
+          s.ping(() => resolve({ streamWindow: s.remoteSettings.initialWindowSize, connectionWindow: s.state.remoteWindowSize ?? -1 }));
+        });
+      });
+    });
+    await new Promise<void>((r) => raw.listen(uds, r));
+    const sessions = new Set<http2.ServerHttp2Session>();
+    raw.on('session', (s) => sessions.add(s));
+    try {
+      const tunnel = await createTunnel({ uds });
+      try {
+        const got = await seen;
+        expect(CHANNEL_FLOW_CONTROL_WINDOW).toBeGreaterThan(65_535);
+        expect(got.streamWindow).toBe(CHANNEL_FLOW_CONTROL_WINDOW);
+        expect(got.connectionWindow).toBe(CHANNEL_FLOW_CONTROL_WINDOW);
+      } finally {
+        await tunnel.close();
+      }
+    } finally {
+      for (const s of sessions) s.destroy();
+      await new Promise((r) => raw.close(r));
+    }
+  });
+});
