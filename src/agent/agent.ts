@@ -17,7 +17,7 @@ import { aliasDialer } from './dial-alias.js';
 import { adminRoutes, healthRoutes } from './health.js';
 import type { ServerCounter } from './lease-counter.js';
 import { authConnector, type ConnectionAuth, openFileAuth } from './connection-auth.js';
-import { connectionLimits } from './limits.js';
+import { type ConnectionLimits, connectionLimits } from './limits.js';
 import { defaultAgentPullConfig } from './pull/defaults.js';
 import type { PullClient } from './pull/pull-client.js';
 import { type PullAddresses, PullMode } from './pull/pull-mode.js';
@@ -52,6 +52,8 @@ export interface AgentDeps {
   beforeConnect?: (agent: TunnelAgent) => Promise<void>;
   /** Called after each server connection whose headers arrived (post-start hooks wait for the first). */
   onServerConnected?: () => void;
+  /** Overrides of the per-connection bounds and timeouts (limits.ts); for tests. */
+  limits?: Partial<ConnectionLimits>;
 }
 
 /** Ports bound by start(): the actual port (useful with 0), or -1 when disabled. */
@@ -159,7 +161,7 @@ export class TunnelAgent {
           serverID: conn.serverID,
           dialer: this.dialer,
           dialTimeoutMs: this.config.dialTimeoutMs,
-          limits: connectionLimits(this.config.xfrChannelSize),
+          limits: { ...connectionLimits(this.config.xfrChannelSize), ...this.deps.limits },
           clock: this.clock,
           logger,
           metrics: this.metrics,

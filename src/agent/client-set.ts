@@ -54,6 +54,8 @@ export interface ServerConnectionInfo {
   peer: string;
   connectedAt: string;
   pendingDials: number;
+  /** True when the server confirmed per-connection flow control on this stream (FLOW-CONTROL.md). */
+  flowControl: boolean;
   endpointConnections: EndpointConnInfo[];
 }
 
@@ -171,6 +173,7 @@ export class ClientSet {
       peer: e.conn.stream.peer,
       connectedAt: new Date(e.connectedAt).toISOString(),
       pendingDials: e.session.stats().pendingDials,
+      flowControl: e.session.flowControlled,
       endpointConnections: e.session.connections(),
     }));
   }

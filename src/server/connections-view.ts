@@ -28,6 +28,10 @@ export interface EstablishedView {
   frontend: 'grpc' | 'http';
   peer: string;
   openSeconds: number;
+  /** True when the connection runs with per-connection credits (a flow-controlled agent stream). */
+  flowControl: boolean;
+  /** Agent→client bytes queued in the server for this connection (not yet handed to the client's transport). */
+  queuedBytes: number;
 }
 
 /** Both lists, as served on the admin port's /connections. */
@@ -59,6 +63,8 @@ export function connectionsView(relay: Relay, clock: Clock): ConnectionsView {
           frontend: s.frontend.kind,
           peer: s.frontend.peer,
           openSeconds: secs(s.establishedAt ?? s.openedAt),
+          flowControl: s.flow !== undefined,
+          queuedBytes: s.outbox.queuedBytes,
         });
       }
     }

@@ -63,6 +63,8 @@ export interface AgentView {
     connectedSeconds: number;
     connections: number;
     pendingDials: number;
+    /** True when per-connection flow control was negotiated on this stream (FLOW-CONTROL.md). */
+    flowControl: boolean;
   }[];
   connections: number;
   pendingDials: number;
@@ -89,6 +91,7 @@ export function agentsView(registry: BackendRegistry, clock: Clock): AgentView[]
       connectedSeconds: Math.round((clock.now() - b.connectedAt) / 1000),
       connections: b.connections.size,
       pendingDials: b.pendingDials.size,
+      flowControl: b.flow !== undefined,
     }));
     out.push({
       id,

@@ -71,6 +71,8 @@ export interface TestAgentOptions {
   agentID?: string;
   identifiers?: string;
   authorization?: string;
+  /** More Connect request metadata (e.g. a flow-control announcement). */
+  metadata?: Record<string, string>;
 }
 
 /**
@@ -106,6 +108,7 @@ export class TestAgent {
     for (const a of opts.agentIDs ?? [opts.agentID ?? 'agent-1']) md.add(MD.agentID, a);
     md.set(MD.agentIdentifiers, opts.identifiers ?? '');
     if (opts.authorization) md.set(MD.authorization, opts.authorization);
+    for (const [k, v] of Object.entries(opts.metadata ?? {})) md.set(k, v);
     this.call = this.client.makeBidiStreamRequest(CONNECT_PATH, id, id, md);
     this.headers = new Promise((resolve, reject) => {
       this.call.once('metadata', resolve);

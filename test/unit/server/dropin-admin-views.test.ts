@@ -40,7 +40,7 @@ describe('admin /connections view', () => {
     h.fake.tick(61_000);
     expect(connectionsView(h.relay, clock)).toEqual({
       pendingDials: [],
-      established: [{ agentID: 'cluster-a', connectID: '5', address: '10.0.0.1:10250', frontend: 'grpc', peer: c.stream.peer, openSeconds: 61 }],
+      established: [{ agentID: 'cluster-a', connectID: '5', address: '10.0.0.1:10250', frontend: 'grpc', peer: c.stream.peer, openSeconds: 61, flowControl: false, queuedBytes: 0 }],
     });
 
     c.stream.push(closeReq(5n));
