@@ -3,20 +3,32 @@
  * repeated. Receivers check every byte against it at the right offset, so a
  * lost, duplicated or reordered byte fails the run.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 export const BLOCK = 64 * 1024;
-let block: Buffer | undefined;
+const blocks = new Map<string, Buffer>();
 
-/** The shared pattern block; the seed is fixed per process pair by passing it to children. */
+/** The pattern block of a seed (random without one); the seed is passed to the children so both ends agree. */
 export function patternBlock(seedHex?: string): Buffer {
-  if (!block) block = seedHex ? expand(Buffer.from(seedHex, 'hex')) : randomBytes(BLOCK);
-  return block;
+  if (!seedHex) return randomBytes(BLOCK);
+  let b = blocks.get(seedHex);
+  if (!b) blocks.set(seedHex, (b = expand(Buffer.from(seedHex, 'hex'))));
+  return b;
 }
 
+/**
+ * 64 KiB of pseudo-random bytes from the seed (SHA-256 in counter mode), so
+ * the pattern only repeats every 64 KiB: a reordered or lost chunk smaller
+ * than that lands on the wrong bytes (a short seed repeated would repeat
+ * every few bytes and hide them).
+ */
 function expand(seed: Buffer): Buffer {
   const out = Buffer.alloc(BLOCK);
-  for (let i = 0; i < BLOCK; i += seed.length) seed.copy(out, i);
+  const ctr = Buffer.alloc(4);
+  for (let i = 0, k = 0; i < BLOCK; i += 32, k++) {
+    ctr.writeUInt32BE(k);
+    createHash('sha256').update(seed).update(ctr).digest().copy(out, i);
+  }
   return out;
 }
 

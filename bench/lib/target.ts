@@ -4,7 +4,10 @@
  *   'D' n: the target sends n pattern bytes, then closes (download);
  *   'U' n: the target reads and checks n pattern bytes, answers 8 bytes (the count), closes (upload);
  *   'E' 0: echo everything until the client closes (latency, dial rate);
- *   'S' 0: send the pattern without end until the client closes (stalled-reader scenario).
+ *   'S' tag: send the pattern without end until the client closes (stalled-reader
+ *            scenario); the target records how far it got under `tag`;
+ *   'Q' 0: answers JSON (open connections, the 'S' records) and closes; asked
+ *          directly over TCP, not through the tunnel.
  * Prints its port on stdout as JSON.
  */
 import net from 'node:net';
@@ -13,7 +16,16 @@ import { PatternChecker, patternBlock } from './pattern.js';
 const seed = process.argv[2] ?? '';
 const block = patternBlock(seed);
 
-function sendPattern(sock: net.Socket, total: number): void {
+interface Stall {
+  sent: () => number;
+  open: boolean;
+  openedAt: number;
+  closedAt?: number;
+}
+const stalls = new Map<number, { sock: net.Socket; rec: Stall }>();
+let open = 0;
+
+function sendPattern(sock: net.Socket, total: number): { sent: () => number } {
   let sent = 0;
   const pump = (): void => {
     while (sent < total) {
@@ -28,10 +40,28 @@ function sendPattern(sock: net.Socket, total: number): void {
     sock.end();
   };
   pump();
+  return { sent: () => sent };
+}
+
+function stats(): string {
+  const out: Record<string, unknown> = {};
+  for (const [tag, { sock, rec }] of stalls) {
+    out[String(tag)] = {
+      // Bytes handed to the kernel (what the target wrote minus what still waits in its own buffer).
+      pushed: rec.sent() - (rec.open ? sock.writableLength : 0),
+      open: rec.open,
+      blocked: rec.open && sock.writableNeedDrain,
+      openedAt: rec.openedAt,
+      closedAt: rec.closedAt,
+    };
+  }
+  return JSON.stringify({ open: open - 1, stalls: out });
 }
 
 const server = net.createServer((sock) => {
   sock.setNoDelay(true);
+  open++;
+  sock.once('close', () => open--);
   sock.on('error', () => sock.destroy());
   let head = Buffer.alloc(0);
   const onHead = (chunk: Buffer): void => {
@@ -42,7 +72,14 @@ const server = net.createServer((sock) => {
     const n = Number(head.readBigUInt64BE(1));
     const rest = head.subarray(9);
     if (op === 'D') sendPattern(sock, n);
-    else if (op === 'S') sendPattern(sock, Number.MAX_SAFE_INTEGER);
+    else if (op === 'S') {
+      const rec: Stall = { ...sendPattern(sock, Number.MAX_SAFE_INTEGER), open: true, openedAt: Date.now() };
+      sock.once('close', () => {
+        rec.open = false;
+        rec.closedAt = Date.now();
+      });
+      stalls.set(n, { sock, rec });
+    } else if (op === 'Q') sock.end(stats());
     else if (op === 'E') {
       if (rest.length) sock.write(rest);
       sock.pipe(sock);
