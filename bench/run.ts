@@ -1,42 +1,59 @@
 /**
- * `npm run bench [-- --quick] [-- --only=throughput,latency,...]`
+ * `npm run bench [-- --quick | --smoke] [-- --only=throughput,latency,...] [-- --out=DIR]`
  *
  * Runs every scenario against the real CLI (server and agent as separate
  * processes) and a plain Node TCP relay measured in the same run, prints a
- * table, and writes JSON and markdown to bench/results/.
+ * table, and writes JSON and markdown to bench/results/ (or --out).
+ *
+ * --quick: every scenario briefly (rough figures). --smoke: tiny sizes, for
+ * the correctness test only (figures meaningless). Default: the full suite.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEnv } from './lib/env.js';
-import { FULL, QUICK, type Row, type Sizes, meta, ratio, toMarkdown, writeResults } from './lib/report.js';
+import { FULL, QUICK, SMOKE, type Row, type Sizes, gitCommit, meta, ratio, toMarkdown, writeResults } from './lib/report.js';
 import { agentLoss } from './scenarios/agent-loss.js';
 import { dials } from './scenarios/dials.js';
 import { hol } from './scenarios/hol.js';
 import { latency } from './scenarios/latency.js';
-import { memory } from './scenarios/memory.js';
+import { checkFdLimit, memory } from './scenarios/memory.js';
 import { throughput } from './scenarios/throughput.js';
 
-const SCENARIOS = { throughput, latency, dials, memory, hol, agentLoss } as const;
-type Name = keyof typeof SCENARIOS;
+export const SCENARIOS = { throughput, latency, dials, memory, hol, agentLoss } as const;
+export type Name = keyof typeof SCENARIOS;
+export type Mode = 'full' | 'quick' | 'smoke';
 
-function parseArgs(argv: string[]): { quick: boolean; only: Name[]; out: string } {
-  let quick = false;
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The checkout: bench/run.js is compiled to <outDir>/bench/run.js, and outDir is dist/ or .build/<name>/ in it. */
+const repoRoot = path.resolve(here, '..', '..');
+
+export interface Args {
+  mode: Mode;
+  only: Name[];
+  out: string;
+}
+
+export function parseArgs(argv: string[]): Args {
+  let mode: Mode = 'full';
   let only = Object.keys(SCENARIOS) as Name[];
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  let out = path.resolve(here, '..', '..', 'bench', 'results');
+  let out = path.join(repoRoot, 'bench', 'results');
   for (const a of argv) {
-    if (a === '--quick') quick = true;
+    if (a === '--quick') mode = 'quick';
+    else if (a === '--smoke') mode = 'smoke';
     else if (a.startsWith('--only=')) {
       only = a.slice(7).split(',') as Name[];
       for (const n of only) if (!(n in SCENARIOS)) throw new Error(`unknown scenario "${n}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
     } else if (a.startsWith('--out=')) out = path.resolve(a.slice(6));
-    else throw new Error(`unknown argument ${a} (use --quick, --only=a,b, --out=DIR)`);
+    else throw new Error(`unknown argument ${a} (use --quick or --smoke, --only=a,b, --out=DIR)`);
   }
-  return { quick, only, out };
+  return { mode, only, out };
 }
 
-/** Runs the chosen scenarios and returns their rows; used by `npm run bench` and the smoke test. */
+export const SIZES: Record<Mode, Sizes> = { full: FULL, quick: QUICK, smoke: SMOKE };
+
+/** Runs the chosen scenarios and returns their rows. */
 export async function runBench(sz: Sizes, only: Name[], log: (s: string) => void = console.log): Promise<Row[]> {
+  if (only.includes('memory')) checkFdLimit(sz);
   const env = await startEnv();
   const rows: Row[] = [];
   try {
@@ -52,17 +69,25 @@ export async function runBench(sz: Sizes, only: Name[], log: (s: string) => void
   return rows;
 }
 
+/** Parses the arguments, runs, prints the table and writes the results; used by `npm run bench` and the smoke test. */
+export async function main(
+  argv: string[],
+  log: (s: string) => void = console.log,
+): Promise<{ rows: Row[]; meta: Record<string, unknown>; files: { json: string; md: string } }> {
+  const { mode, only, out } = parseArgs(argv);
+  const sz = SIZES[mode];
+  const rows = await runBench(sz, only, log);
+  const command = ['node', path.relative(process.cwd(), fileURLToPath(import.meta.url)) || 'run.js', ...argv].join(' ');
+  const m = meta(mode, sz, command, gitCommit(repoRoot));
+  log('\n' + toMarkdown(rows, m));
+  const files = writeResults(out, rows, m);
+  log(`results written to ${files.json} and ${files.md}`);
+  return { rows, meta: m, files };
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const { quick, only, out } = parseArgs(process.argv.slice(2));
-  const sz = quick ? QUICK : FULL;
-  runBench(sz, only).then(
-    (rows) => {
-      const m = meta(quick ? 'quick' : 'full', sz);
-      console.log('\n' + toMarkdown(rows, m));
-      const files = writeResults(out, rows, m);
-      console.log(`results written to ${files.json} and ${files.md}`);
-      process.exit(0);
-    },
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
     (err: unknown) => {
       console.error(`benchmark failed: ${(err as Error).stack ?? String(err)}`);
       process.exit(1);

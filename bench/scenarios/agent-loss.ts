@@ -76,6 +76,7 @@ export async function agentLoss(env: BenchEnv, sz: Sizes): Promise<Row[]> {
       baseline: 30000,
       higherIsBetter: false,
       note: "baseline column = upstream's 30 s dial backstop",
+      samples: { tunnel: times, baseline: times.map(() => 30000) },
     },
   ];
 }

@@ -25,5 +25,6 @@ export async function latency(env: BenchEnv, sz: Sizes): Promise<Row[]> {
     tunnel: median(tun.map((t) => t[k])),
     baseline: median(base.map((t) => t[k])),
     higherIsBetter: false,
+    samples: { tunnel: tun.map((t) => t[k]), baseline: base.map((t) => t[k]) },
   }));
 }

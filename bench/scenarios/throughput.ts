@@ -36,7 +36,7 @@ export async function throughput(env: BenchEnv, sz: Sizes): Promise<Row[]> {
       base.push(await run(env.baseline));
       tun.push(await run(env.viaUds));
     }
-    rows.push({ scenario: 'throughput', name, unit: 'MiB/s', tunnel: median(tun), baseline: median(base), higherIsBetter: true });
+    rows.push({ scenario: 'throughput', name, unit: 'MiB/s', tunnel: median(tun), baseline: median(base), higherIsBetter: true, samples: { tunnel: tun, baseline: base } });
   }
   return rows;
 }
