@@ -174,8 +174,12 @@ export interface FirehoseConn {
   readonly done: Promise<string>;
 }
 
-/** A target that, per connection, writes `total` bytes of a numbered stream as fast as the socket takes them, then ends. */
-export async function startFirehose(total: number): Promise<{ address: string; conns: FirehoseConn[]; close(): Promise<void> }> {
+/**
+ * A target that, per connection, writes `total` bytes of a numbered stream as
+ * fast as the socket takes them, then ends (or, with `end` false, keeps the
+ * connection open).
+ */
+export async function startFirehose(total: number, end = true): Promise<{ address: string; conns: FirehoseConn[]; close(): Promise<void> }> {
   const conns: FirehoseConn[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((sock) => {
@@ -193,7 +197,7 @@ export async function startFirehose(total: number): Promise<{ address: string; c
         if (!sock.write(chunk)) await drainOrClose(sock);
         if (sock.destroyed) throw new Error(`target socket closed after ${c.sent} bytes`);
       }
-      sock.end();
+      if (end) sock.end();
       return h.digest('hex');
     })();
     c.done.catch(() => undefined);
