@@ -31,13 +31,36 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
           }),
         )
       : winston.format.combine(winston.format.timestamp(), bigintJson());
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: opts.level ?? 'info',
     silent: opts.silent ?? false,
     defaultMeta: opts.fields ?? {},
     format: fmt,
     transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug', 'verbose', 'silly'] })],
   });
+  skipDisabledLevels(logger);
+  return logger;
+}
+
+/**
+ * winston formats (timestamp, JSON.stringify) every call and drops disabled
+ * levels only at the transport, so each `log.debug(...)` on a busy path cost
+ * a serialisation and a stream write at the default level. The level methods
+ * now return at once when their level is off. Children made with `child()`
+ * inherit the methods through their prototype, and the check reads the level
+ * at call time, so changing `logger.level` later still works.
+ */
+function skipDisabledLevels(logger: winston.Logger): void {
+  const methods = logger as unknown as Record<string, (...args: unknown[]) => winston.Logger>;
+  for (const level of Object.keys(logger.levels)) {
+    const write = methods[level];
+    if (typeof write !== 'function') continue;
+    methods[level] = function (this: winston.Logger | undefined, ...args: unknown[]): winston.Logger {
+      const self = this ?? logger;
+      if (!self.isLevelEnabled(level)) return self;
+      return write.apply(self, args);
+    };
+  }
 }
 
 /** A logger that drops everything; for unit tests. */
