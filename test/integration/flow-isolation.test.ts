@@ -9,10 +9,12 @@
  *   numbered stream arrives intact and in order.
  * - upload: the same with the target not reading what the client sends; the
  *   agent holds at most one window for it (its /connections queuedBytes).
+ * - the same download stall through an HTTP CONNECT tunnel on the Unix socket.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FLOW_WINDOW_BYTES } from '../../src/agent/limits.js';
@@ -164,6 +166,59 @@ describe('one stalled connection with credits', () => {
     } finally {
       await tunnel.close();
       await sink.close();
+    }
+  }, 40_000);
+
+  it('HTTP CONNECT download: the client socket stops reading; the server holds at most a window, then every byte arrives', async () => {
+    const TOTAL = 64 * MiB;
+    const fire = await startFirehose(TOTAL);
+    const sock = net.connect(s.uds);
+    try {
+      sock.write(`CONNECT ${fire.address} HTTP/1.1\r\nHost: ${fire.address}\r\n\r\n`);
+      // Read the response head only, then stop reading.
+      let head = Buffer.alloc(0);
+      let rest = Buffer.alloc(0);
+      await new Promise<void>((resolve, reject) => {
+        const onData = (d: Buffer): void => {
+          head = Buffer.concat([head, d]);
+          const i = head.indexOf('\r\n\r\n');
+          if (i < 0) return;
+          rest = head.subarray(i + 4);
+          head = head.subarray(0, i);
+          sock.off('data', onData);
+          sock.pause();
+          resolve();
+        };
+        sock.on('data', onData);
+        sock.once('error', reject);
+      });
+      expect(head.toString('latin1')).toMatch(/^HTTP\/1\.1 200/);
+      await waitFor(() => fire.conns.length, (n) => n === 1, 'target connection');
+      const conn = fire.conns[0]!;
+      const stalledAt = await settled(() => conn.sent, 1000);
+      expect(stalledAt).toBeLessThan(STALL_BOUND);
+      const [view] = await serverConnections(s.adminPort);
+      expect(view).toMatchObject({ address: fire.address, flowControl: true });
+      expect(view!.queuedBytes).toBeLessThanOrEqual(DEFAULT_LIMITS.flowWindowBytes);
+      expect(await othersComplete()).toBe(OTHERS);
+
+      const h = createHash('sha256').update(rest);
+      let bytes = rest.length;
+      const done = new Promise<void>((resolve, reject) => {
+        sock.on('data', (d: Buffer) => {
+          h.update(d);
+          bytes += d.length;
+          if (bytes >= TOTAL) resolve();
+        });
+        sock.once('close', () => reject(new Error(`closed after ${bytes} bytes`)));
+      });
+      sock.resume();
+      await done;
+      expect(bytes).toBe(TOTAL);
+      expect(h.digest('hex')).toBe(await conn.done);
+    } finally {
+      sock.destroy();
+      await fire.close();
     }
   }, 40_000);
 });

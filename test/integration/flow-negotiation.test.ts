@@ -167,6 +167,30 @@ describe('negotiation', () => {
     expect(await serverConnections(s.adminPort)).toEqual([expect.objectContaining({ flowControl: false })]);
   });
 
+  it('an announced window outside 16 KiB to 64 MiB is ignored: no flow control, counted as bad input', async () => {
+    const s = await server();
+    for (const window of [16 * 1024 - 1, 64 * MiB + 1]) {
+      const before = await metric(s.registry, 'konnectivity_network_proxy_server_bad_input_total', { reason: 'flow_window' });
+      const ta = testAgent(s.agentPort, flowMetadata(window));
+      const headers = await ta.headers;
+      expect(Object.keys(headers.getMap()).filter((k) => k.startsWith('tunnel-'))).toEqual([]);
+      expect(await metric(s.registry, 'konnectivity_network_proxy_server_bad_input_total', { reason: 'flow_window' })).toBe(before + 1);
+      await waitFor(() => serverStreams(s.adminPort), (v) => v.length === 1, 'agent registered');
+      expect(await serverStreams(s.adminPort)).toEqual([expect.objectContaining({ flowControl: false })]);
+      ta.close();
+      await waitFor(() => serverStreams(s.adminPort), (v) => v.length === 0, 'agent gone');
+    }
+  });
+
+  it('a server with flow control turned off (window 0) leaves our agent without it; bytes flow', async () => {
+    const s = await server({ flowWindowBytes: 0 });
+    const a = await agent(s.agentPort);
+    await waitFor(() => serverStreams(s.adminPort), (v) => v.length === 1, 'agent registered');
+    expect(await serverStreams(s.adminPort)).toEqual([expect.objectContaining({ flowControl: false })]);
+    expect(await agentStreams(a.adminPort)).toEqual([expect.objectContaining({ flowControl: false })]);
+    expect(await echoThrough(s.uds, 'without credits')).toBe('without credits');
+  });
+
   it('a Credits stream with an unknown token is refused NOT_FOUND', async () => {
     const s = await server();
     const ta = testAgent(s.agentPort, flowMetadata());
