@@ -21,8 +21,8 @@
  * stops reading a connection while one of its writes is pending, so when both
  * peers are Node and both receive windows exceed what the sockets can buffer
  * (about 200 KiB on a Unix socket), traffic in both directions at once can
- * fill both sockets and stall the connection for good (bench/ and
- * test/integration/flow-control.test.ts show it). With one side at Node's
+ * fill both sockets and stall the connection for good (bench/ shows it;
+ * test/integration/e2e-cli-transfer.test.ts moves 8 MiB both ways at once). With one side at Node's
  * 64 KiB default, that side's peer never blocks in a write, keeps reading,
  * and the other side's writes always complete. Frame size: Node sends DATA in
  * 16 KiB frames whatever the peer allows, so SETTINGS_MAX_FRAME_SIZE is left

@@ -216,6 +216,17 @@ describe('negotiation', () => {
     await waitFor(() => serverStreams(s.adminPort), (v) => v.length === 0, 'stream gone');
   });
 
+  it('a Credits stream that ends while Connect is open closes Connect UNAVAILABLE', async () => {
+    const s = await server();
+    const ta = testAgent(s.agentPort, flowMetadata());
+    const credits = openCredits(ta.client, String((await ta.headers).get(FLOW_MD.stream)[0]));
+    await waitFor(() => serverStreams(s.adminPort), (v) => v.length === 1 && v[0]!.flowControl, 'flow-controlled stream');
+    credits.call.end();
+    const st = await ta.status;
+    expect(st.code).toBe(grpc.status.UNAVAILABLE);
+    expect(st.details).toContain('Credits');
+  });
+
   it('our agent whose Credits stream is refused closes Connect and reconnects', async () => {
     const raw = await RawFlowServer.start({ pki, windowBytes: MiB, credits: 'refuse' });
     cleanup.push(() => raw.stop());
