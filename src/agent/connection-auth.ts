@@ -36,9 +36,9 @@ export interface ConnectionCredentials {
 /**
  * Why a server would refuse `cert` by its dates, judged with the local
  * clock, or undefined when its dates are fine. A server refuses an expired
- * or not-yet-valid client certificate in the TLS handshake (with
- * --cluster-ca-cert) or at Connect (csr mode), and tells the agent little
- * more than "Failed to connect": this names the cause.
+ * or not-yet-valid client certificate at the TLS layer (in the handshake
+ * with --cluster-ca-cert, right after it in csr mode), and tells the agent
+ * little more than "Failed to connect": this names the cause.
  */
 export function certificateDateProblem(cert: CertificateBundle, now: number): string | undefined {
   const who = `the agent certificate (${cert.subject.replace(/\n/g, ', ')}, serial ${cert.serialNumber})`;

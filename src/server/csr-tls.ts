@@ -13,7 +13,8 @@
  * 3. asks agents for a certificate of the tunnel CA (or --cluster-ca-cert)
  *    without requiring one, and accepts a bootstrap token instead
  *    (auth/bootstrap-token.ts), so a new agent can connect to get its
- *    certificate.
+ *    certificate. A certificate that is presented but does not verify is
+ *    refused right after the TLS handshake (agent-tls-gate.ts).
  *
  * The first certificate must be obtained before the server starts: a CSR
  * that is denied (e.g. --kubeconfig is not the server's ServiceAccount) stops

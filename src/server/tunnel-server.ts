@@ -15,6 +15,7 @@ import { GrpcPacketStream } from '../transport/packet-stream.js';
 import { pullServiceDefinition } from '../transport/pull-service.js';
 import { agentServiceDefinition, proxyServiceDefinition } from '../transport/services.js';
 import { agentServerCredentials } from './agent-credentials.js';
+import { gateAgentTls } from './agent-tls-gate.js';
 import { mtlsAuthenticator } from './auth/mtls.js';
 import { allowAllAuthenticator, type AgentAuthenticator } from './auth/types.js';
 import { type Clock, systemClock } from './clock.js';
@@ -177,6 +178,13 @@ export class TunnelServer {
     const authenticator = this.deps.authenticator ?? (certs.clientCerts === 'require' ? mtlsAuthenticator : allowAllAuthenticator);
     this.agentServer = new grpc.Server(agentServerOptions(c, this.limits));
     tuneGrpcServer(this.agentServer, AGENT_LISTENER_H2);
+    // A presented certificate that does not verify is refused right after the handshake (csr mode), and logged (both modes).
+    gateAgentTls(this.agentServer, {
+      logger: this.log,
+      metrics: this.metrics,
+      clientCerts: certs.clientCerts,
+      trustedCa: certs.clientCerts === 'require' ? 'the CA of --cluster-ca-cert' : c.clusterCaCert ? 'the tunnel CA (or --cluster-ca-cert)' : 'the tunnel CA',
+    });
     this.agentServer.addService(agentServiceDefinition, {
       Connect: makeConnectHandler({
         relay: this.relay,
