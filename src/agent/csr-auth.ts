@@ -158,8 +158,34 @@ export async function openCsrAuth(o: CsrAuthOptions): Promise<ConnectionAuth> {
       if ((err as { code?: string }).code !== 'ERR_CERT_CLOSED') log.error('certificate request stopped', { error: (err as Error).message });
     });
   }
+  // A certificate that is no longer valid (renewal kept failing past its expiry, or the clock
+  // moved) is refused at the server's TLS layer, and the renewal itself goes through the tunnel:
+  // presenting it would lock the agent out for good. Until a valid one is issued the agent
+  // connects with its bootstrap token again, and reconnects with the certificate once it is.
+  let fallingBack = false;
+  const inForce = (): ConnectionCredentials => {
+    if (current.bootstrap) return current;
+    const cert = mgr.current();
+    const now = systemClock.now();
+    const invalid = cert !== undefined && (now >= cert.notAfter.getTime() || now < cert.notBefore.getTime());
+    if (invalid && !fallingBack) {
+      fallingBack = true;
+      const when = now >= cert.notAfter.getTime() ? `expired at ${cert.notAfter.toISOString()}` : `is not valid until ${cert.notBefore.toISOString()} by this machine's clock`;
+      log.warn(`the agent certificate ${when} and no renewal has succeeded; connecting with the bootstrap token until a new certificate is issued`, {
+        serial: cert.serialNumber,
+        tokenFile: s.bootstrapTokenPath,
+      });
+    }
+    return invalid ? bootstrapWith(caPem) : current;
+  };
+  mgr.onChange(() => {
+    if (!fallingBack) return;
+    fallingBack = false;
+    log.info('a new certificate is issued; reconnecting with it', { serial: mgr.current()?.serialNumber });
+    for (const l of [...listeners]) l();
+  });
   return {
-    current: () => current,
+    current: inForce,
     onUpgrade: (l) => {
       listeners.add(l);
       return () => listeners.delete(l);
