@@ -5,6 +5,7 @@
  * file, so server and agent can never disagree on it.
  */
 import type * as grpc from '@grpc/grpc-js';
+import { bidi } from './services.js';
 
 /** Fully qualified service name (package tunnel.v1). */
 export const FLOW_SERVICE = 'tunnel.v1.FlowService';
@@ -28,20 +29,9 @@ export const FLOW_SCHEME = 'credits-v1';
 export const MIN_FLOW_WINDOW = 16 * 1024;
 export const MAX_FLOW_WINDOW = 64 * 1024 * 1024;
 
-const identity = (b: Buffer): Buffer => b;
-
 /** FlowService with pass-through Buffers: batches are decoded by decodeGrants. */
 export const flowServiceDefinition = {
-  Credits: {
-    path: CREDITS_PATH,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-    originalName: 'credits',
-  },
+  Credits: bidi(CREDITS_PATH, 'credits'),
 } satisfies grpc.ServiceDefinition;
 
 /** More credit for one connection. */

@@ -6,6 +6,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import net from 'node:net';
+import { bidi } from './services.js';
 
 /** Fully qualified service name (the proto declares package tunnel.pull.v1). */
 export const PULL_SERVICE = 'tunnel.pull.v1.PullService';
@@ -18,16 +19,7 @@ const identity = (b: Buffer): Buffer => b;
 
 /** PullService with pass-through Buffers: packets are decoded by GrpcPacketStream, names by decodeTargetNames. */
 export const pullServiceDefinition = {
-  Pull: {
-    path: PULL_PATH,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-    originalName: 'pull',
-  },
+  Pull: bidi(PULL_PATH, 'pull'),
   ListTargets: {
     path: LIST_TARGETS_PATH,
     requestStream: false,

@@ -8,7 +8,8 @@ import type * as grpc from '@grpc/grpc-js';
 
 const identity = (b: Buffer): Buffer => b;
 
-function bidi(path: string, originalName: string): grpc.MethodDefinition<Buffer, Buffer> {
+/** A bidirectional-streaming method of raw Buffers. */
+export function bidi(path: string, originalName: string): grpc.MethodDefinition<Buffer, Buffer> {
   return {
     path,
     requestStream: true,
