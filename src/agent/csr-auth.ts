@@ -8,6 +8,9 @@
  * renewed before it expires (new handshakes use the new one; open
  * connections stay). At a restart a stored certificate that is still valid,
  * of this cluster and of the current CA is used at once, without the token.
+ * One that is no longer valid (renewal kept failing past its expiry, or the
+ * clock moved) is not presented: new connections use the token again until
+ * a valid certificate is there (certificateFallback).
  *
  * The CA bundle file (--ca-cert, usually the bootstrap Secret mounted as a
  * volume) is followed on disk: when a CA rotation adds the new CA to the
@@ -32,7 +35,8 @@ import {
   csrApiRequester,
   DEFAULT_SERVER_COMMON_NAME,
 } from '../certs/index.js';
-import { systemClock } from '../certs/clock.js';
+import type { CertificateBundle } from '../certs/bundle.js';
+import { systemClock, type CertClock, type TimerHandle } from '../certs/clock.js';
 import { errorMessage } from '../certs/errors.js';
 import { FileChangeWatcher } from '../certs/file-watch.js';
 import { parseCertificates } from '../certs/pem.js';
@@ -158,32 +162,17 @@ export async function openCsrAuth(o: CsrAuthOptions): Promise<ConnectionAuth> {
       if ((err as { code?: string }).code !== 'ERR_CERT_CLOSED') log.error('certificate request stopped', { error: (err as Error).message });
     });
   }
-  // A certificate that is no longer valid (renewal kept failing past its expiry, or the clock
-  // moved) is refused at the server's TLS layer, and the renewal itself goes through the tunnel:
-  // presenting it would lock the agent out for good. Until a valid one is issued the agent
-  // connects with its bootstrap token again, and reconnects with the certificate once it is.
-  let fallingBack = false;
-  const inForce = (): ConnectionCredentials => {
-    if (current.bootstrap) return current;
-    const cert = mgr.current();
-    const now = systemClock.now();
-    const invalid = cert !== undefined && (now >= cert.notAfter.getTime() || now < cert.notBefore.getTime());
-    if (invalid && !fallingBack) {
-      fallingBack = true;
-      const when = now >= cert.notAfter.getTime() ? `expired at ${cert.notAfter.toISOString()}` : `is not valid until ${cert.notBefore.toISOString()} by this machine's clock`;
-      log.warn(`the agent certificate ${when} and no renewal has succeeded; connecting with the bootstrap token until a new certificate is issued`, {
-        serial: cert.serialNumber,
-        tokenFile: s.bootstrapTokenPath,
-      });
-    }
-    return invalid ? bootstrapWith(caPem) : current;
-  };
-  mgr.onChange(() => {
-    if (!fallingBack) return;
-    fallingBack = false;
-    log.info('a new certificate is issued; reconnecting with it', { serial: mgr.current()?.serialNumber });
-    for (const l of [...listeners]) l();
+  const fallback = certificateFallback({
+    mgr,
+    bootstrap: () => bootstrapWith(caPem),
+    tokenFile: s.bootstrapTokenPath,
+    clock: systemClock,
+    logger: log,
+    onRecovered: () => {
+      for (const l of [...listeners]) l();
+    },
   });
+  const inForce = (): ConnectionCredentials => fallback.inForce(current);
   return {
     current: inForce,
     onUpgrade: (l) => {
@@ -193,7 +182,94 @@ export async function openCsrAuth(o: CsrAuthOptions): Promise<ConnectionAuth> {
     checks: [{ name: 'certificate', check: () => mgr.check() }],
     close: () => {
       watcher.stop();
+      fallback.stop();
       return mgr.close();
+    },
+  };
+}
+
+/** Why `cert` cannot be presented at `now` (in words), or undefined while it is valid. */
+export function certificateInvalidity(cert: CertificateBundle, now: number): string | undefined {
+  if (now >= cert.notAfter.getTime()) return `expired at ${cert.notAfter.toISOString()}`;
+  if (now < cert.notBefore.getTime()) return `is not valid until ${cert.notBefore.toISOString()} by this machine's clock`;
+  return undefined;
+}
+
+/** What certificateFallback needs of the CSR manager. */
+export interface CertificateHolder {
+  current(): CertificateBundle | undefined;
+  onChange(listener: (bundle: CertificateBundle) => void): () => void;
+}
+
+/** Options of certificateFallback. */
+export interface CertificateFallbackOptions {
+  mgr: CertificateHolder;
+  /** The bootstrap credentials as of now (the CA bundle may have been reloaded). */
+  bootstrap: () => ConnectionCredentials;
+  /** The bootstrap token file (named in the warning). */
+  tokenFile: string;
+  clock: CertClock;
+  logger: Logger;
+  /** A valid certificate ends a fallback: the connections made with the token are to be closed. */
+  onRecovered: () => void;
+}
+
+/**
+ * A certificate that is no longer valid (renewal kept failing past its
+ * expiry, or the clock moved) is refused at the server's TLS layer, and the
+ * renewal itself may go through the tunnel: presenting it would lock the
+ * agent out for good. `inForce(current)` hands out the bootstrap
+ * credentials instead while the certificate is invalid, with one warning
+ * per episode; when the manager then holds a certificate that is valid
+ * (a new one, or the same one once the local clock reaches its notBefore),
+ * `onRecovered` is called once. A change that leaves the certificate
+ * invalid (a CA bundle reload) keeps the fallback.
+ */
+export function certificateFallback(o: CertificateFallbackOptions): { inForce: (current: ConnectionCredentials) => ConnectionCredentials; stop: () => void } {
+  let fallingBack = false;
+  let timer: TimerHandle | undefined;
+  let stopped = false;
+  const clearTimer = (): void => {
+    if (timer !== undefined) o.clock.clearTimeout(timer);
+    timer = undefined;
+  };
+  const recoverIfValid = (): void => {
+    clearTimer();
+    if (!fallingBack || stopped) return;
+    const cert = o.mgr.current();
+    if (!cert) return;
+    const now = o.clock.now();
+    if (certificateInvalidity(cert, now) !== undefined) {
+      // Not valid yet by this clock: try again at its notBefore. An expired one waits for the next certificate.
+      if (now < cert.notBefore.getTime()) timer = o.clock.setTimeout(recoverIfValid, cert.notBefore.getTime() - now);
+      return;
+    }
+    fallingBack = false;
+    o.logger.info('a valid certificate is there again; reconnecting with it', { serial: cert.serialNumber, notAfter: cert.notAfter.toISOString() });
+    o.onRecovered();
+  };
+  const removeListener = o.mgr.onChange(() => recoverIfValid());
+  const inForce = (current: ConnectionCredentials): ConnectionCredentials => {
+    if (current.bootstrap) return current;
+    const cert = o.mgr.current();
+    const why = cert ? certificateInvalidity(cert, o.clock.now()) : undefined;
+    if (cert === undefined || why === undefined) return current;
+    if (!fallingBack) {
+      fallingBack = true;
+      o.logger.warn(`the agent certificate ${why} and no renewal has succeeded; connecting with the bootstrap token until a new certificate is issued`, {
+        serial: cert.serialNumber,
+        tokenFile: o.tokenFile,
+      });
+      recoverIfValid();
+    }
+    return o.bootstrap();
+  };
+  return {
+    inForce,
+    stop: () => {
+      stopped = true;
+      clearTimer();
+      removeListener();
     },
   };
 }
