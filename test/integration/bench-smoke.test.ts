@@ -126,7 +126,7 @@ describe('benchmark suite, smoke mode', () => {
       throughput: ['throughput', 3],
       latency: ['latency', 2],
       dials: ['dial rate', 8],
-      memory: ['memory', 2 + 3 * sz.idleTunnels.length],
+      memory: ['memory', 3 + 3 * sz.idleTunnels.length],
       hol: ['head-of-line', 3],
       agentLoss: ['agent loss', 1],
     };
