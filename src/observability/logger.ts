@@ -63,6 +63,41 @@ function skipDisabledLevels(logger: winston.Logger): void {
   }
 }
 
+const LEVEL_METHODS: ReadonlySet<string> = new Set(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']);
+
+/**
+ * A child logger for something there are thousands of (one per tunnelled
+ * connection) that costs almost nothing until a line is written through it.
+ * A winston child is an object made from its parent's prototype chain, and
+ * nesting them (session, then dial id, then connection id) gave every
+ * connection its own hidden classes: about 1.2 KiB of heap per idle tunnel.
+ * Here `child()` only merges fields; the winston child is made, flat, on the
+ * first line that passes the level. Everything else is forwarded to it.
+ */
+export function lazyChild(parent: Logger, fields: Record<string, unknown>): Logger {
+  let real: Logger | undefined;
+  const materialize = (): Logger => (real ??= parent.child(fields));
+  const proxy: Logger = new Proxy({} as Logger, {
+    get(_target, prop) {
+      if (prop === 'child') return (more: Record<string, unknown>): Logger => lazyChild(parent, { ...fields, ...more });
+      if (typeof prop === 'string' && LEVEL_METHODS.has(prop)) {
+        return (...args: unknown[]): Logger => {
+          if (!parent.isLevelEnabled(prop)) return proxy;
+          (materialize() as unknown as Record<string, (...a: unknown[]) => unknown>)[prop]!(...args);
+          return proxy;
+        };
+      }
+      const r = materialize();
+      const v: unknown = Reflect.get(r, prop, r);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(r) : v;
+    },
+    set(_target, prop, value) {
+      return Reflect.set(materialize(), prop, value);
+    },
+  });
+  return proxy;
+}
+
 /** A logger that drops everything; for unit tests. */
 export function silentLogger(): Logger {
   return createLogger({ silent: true });

@@ -8,7 +8,7 @@
  * the agent stream's read loop never waits for one client; client→agent
  * DATA waits for the agent stream (the shared transport) to drain.
  */
-import type { Logger } from '../observability/logger.js';
+import { lazyChild, type Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { closeReq, dialCls, type Packet, PacketType, packetTypeName } from '../protocol/index.js';
 import { handleAgentPacket } from './agent-handlers.js';
@@ -85,7 +85,7 @@ export class Relay {
         this.abortSession(s, new ServerError(code, connectionLabel(s) + message));
       },
     });
-    const s = new ClientSession(seq, frontend, outbox, this.log.child({ session: seq }), this.clock.now());
+    const s = new ClientSession(seq, frontend, outbox, lazyChild(this.log, { session: seq }), this.clock.now());
     this.sessions.add(s);
     return s;
   }

@@ -64,3 +64,44 @@ describe('logger', () => {
     expect(lines.map((l) => l['message'])).toEqual(['kept']);
   });
 });
+
+describe('lazyChild', () => {
+  it('writes with the merged fields of every level of child, like nested winston children', async () => {
+    const { log, lines } = capture('info');
+    const { lazyChild } = await import('../../../src/observability/logger.js');
+    const conn = lazyChild(log, { session: 4 }).child({ dialID: 9n }).child({ connectID: 7n });
+    conn.info('established', { address: '10.0.0.1:443' });
+    conn.warn('stalled');
+    conn.debug('dropped at info');
+    await new Promise((r) => setImmediate(r));
+    expect(lines.map((l) => l['message'])).toEqual(['established', 'stalled']);
+    expect(lines[0]).toMatchObject({ level: 'info', role: 'test', session: 4, dialID: '9', connectID: '7', address: '10.0.0.1:443' });
+    expect(lines[1]).toMatchObject({ level: 'warn', session: 4, dialID: '9', connectID: '7' });
+  });
+
+  it('makes no winston child until a line passes the level, and follows level changes of the parent', async () => {
+    const { log, lines } = capture('info');
+    const { lazyChild } = await import('../../../src/observability/logger.js');
+    let made = 0;
+    const child = log.child.bind(log);
+    log.child = (meta: object) => {
+      made++;
+      return child(meta);
+    };
+    const conn = lazyChild(log, { session: 1 }).child({ connectID: 2 });
+    const c = counted();
+    conn.debug('not yet', c.fields);
+    expect(made).toBe(0);
+    log.level = 'debug';
+    conn.debug('now', c.fields);
+    conn.debug('again');
+    await new Promise((r) => setImmediate(r));
+    expect(made).toBe(1);
+    expect(c.serialised()).toBe(1);
+    expect(lines.map((l) => [l['message'], l['connectID']])).toEqual([
+      ['now', 2],
+      ['again', 2],
+    ]);
+    expect(conn.isLevelEnabled('debug')).toBe(true);
+  });
+});
