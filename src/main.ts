@@ -6,6 +6,9 @@
  *
  * Exit codes: 0 after a clean stop (and for --help/--version), 1 when the
  * role cannot start or stop, 2 for a bad command line.
+ *
+ * `tunnel ca <status|stage|promote|prune>` is a one-shot command (cli/ca-run.ts):
+ * 0 done, 1 failure (one line on stderr), 2 bad command line.
  */
 import { hideBin } from 'yargs/helpers';
 import type { AgentConfig } from './agent/config.js';
@@ -24,6 +27,13 @@ async function main(): Promise<void> {
   const cmd = readCommandLine();
   if (cmd.mode === 'help' || cmd.mode === 'version') {
     process.stdout.write(`${cmd.text}\n`);
+    return;
+  }
+  if (cmd.mode === 'ca') {
+    const { runCaCommand } = await import('./cli/ca-run.js');
+    const code = await runCaCommand(cmd, process.stdout, process.stderr);
+    // Exit at once (the Kubernetes client may keep idle connections), once stdout is flushed.
+    process.stdout.write('', () => process.exit(code));
     return;
   }
 

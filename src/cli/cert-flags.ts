@@ -16,6 +16,8 @@ import { UsageError } from './usage-error.js';
 
 /** --cert-lifetime default: 8760h (a year), in ms. */
 export const DEFAULT_CERT_LIFETIME_MS = 8760 * 3_600_000;
+/** --ca-reload-interval default: 5 minutes, in ms. */
+export const DEFAULT_CA_RELOAD_MS = 5 * 60_000;
 /** --namespace default. */
 export const DEFAULT_CERT_NAMESPACE = 'kube-system';
 /** --server-service-account default (as deploy/ names it). */
@@ -88,6 +90,13 @@ export const SERVER_CERT_FLAGS: readonly FlagSpec[] = [
     group: 'certs',
     doc: 'csr: more DNS names and IP addresses of the server certificate (repeatable or comma-separated), e.g. the frontend Service name and the load balancer name agents dial. Always included: localhost, 127.0.0.1 and env POD_IP.',
   },
+  {
+    name: 'ca-reload-interval',
+    kind: 'duration',
+    def: '5m0s',
+    group: 'certs',
+    doc: 'csr: how often the server re-reads the CA Secret tunnel-ca: a CA staged by `tunnel ca stage` joins the trust bundle of both listeners, and after `tunnel ca promote` the server renews its own certificate under the new CA. Agent certificates are always signed with the CA in the Secret at that moment. At least 1s.',
+  },
 ];
 
 export const AGENT_CERT_FLAGS: readonly FlagSpec[] = [
@@ -137,6 +146,7 @@ export function serverCertSettingsFromFlags(values: FlagValues, env: NodeJS.Proc
     namespace: values.string('namespace') ?? DEFAULT_CERT_NAMESPACE,
     serverServiceAccount: values.string('server-service-account') ?? DEFAULT_SERVER_SERVICE_ACCOUNT,
     sans: [...new Set(sans)],
+    caReloadMs: caReload(values),
   };
 }
 
@@ -232,6 +242,13 @@ function lifetime(values: FlagValues, env: NodeJS.ProcessEnv): number {
     const hint = short ? 'must be at least 1s' : 'must be at least 10m';
     throw new UsageError(`invalid value "${values.string('cert-lifetime')}" for --cert-lifetime: ${hint}`);
   }
+  return ms;
+}
+
+/** --ca-reload-interval: at least 1s. */
+function caReload(values: FlagValues): number {
+  const ms = values.duration('ca-reload-interval') ?? DEFAULT_CA_RELOAD_MS;
+  if (ms < 1_000) throw new UsageError(`invalid value "${values.string('ca-reload-interval')}" for --ca-reload-interval: must be at least 1s`);
   return ms;
 }
 

@@ -23,6 +23,7 @@ export const FLAG_GROUPS = {
   hooks: 'Hooks (provider code around the agent start and agent connections)',
   logging: 'Logging',
   compat: 'Compatibility only (accepted, no effect)',
+  ca: 'Flags of tunnel ca',
 } as const;
 
 export type FlagGroup = keyof typeof FLAG_GROUPS;

@@ -3,11 +3,13 @@
  * the two cannot drift: `npm run docs` rewrites the blocks between the
  * `<!-- flags:ROLE -->` markers, and a unit test fails when they are stale.
  */
+import { CA_FLAGS } from './ca-command.js';
 import { FLAG_GROUPS, type FlagSpec } from './flag-spec.js';
 import { NOT_YET_IMPLEMENTED } from './not-yet.js';
 import { roleFlags } from './parse.js';
 
-type Role = 'server' | 'agent';
+/** The two roles, and `tunnel ca`. */
+type Role = 'server' | 'agent' | 'ca';
 
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\s+/g, ' ').trim();
@@ -18,10 +20,10 @@ function flagCell(f: FlagSpec): string {
   return `\`--${f.name}${value}\`${f.short ? ` (\`-${f.short}\`)` : ''}`;
 }
 
-/** The markdown table of one role's flags, grouped as in --help. */
+/** The markdown table of one role's flags (or those of `tunnel ca`), grouped as in --help. */
 export function flagsMarkdown(role: Role): string {
-  const flags = roleFlags(role);
-  const notYet = new Set(NOT_YET_IMPLEMENTED[role]);
+  const flags = role === 'ca' ? CA_FLAGS : roleFlags(role);
+  const notYet = new Set(role === 'ca' ? [] : NOT_YET_IMPLEMENTED[role]);
   const out: string[] = [];
   for (const [group, title] of Object.entries(FLAG_GROUPS)) {
     const inGroup = flags.filter((f) => f.group === group);
@@ -41,7 +43,7 @@ const marker = (role: Role, edge: 'start' | 'end'): string => `<!-- flags:${role
 /** Replaces each role's generated block in the README text; throws if a marker is missing. */
 export function updateReadmeFlags(readme: string): string {
   let text = readme;
-  for (const role of ['server', 'agent'] as const) {
+  for (const role of ['server', 'agent', 'ca'] as const) {
     const start = text.indexOf(marker(role, 'start'));
     const end = text.indexOf(marker(role, 'end'));
     if (start < 0 || end < start) throw new Error(`README.md lacks the ${marker(role, 'start')} / ${marker(role, 'end')} markers`);

@@ -32,6 +32,8 @@ const GENERAL = [
   '',
   '  tunnel --mode=server --help     every flag of the server',
   '  tunnel --mode=agent --help      every flag of the agent',
+  '  tunnel ca <status|stage|promote|prune> [flags]',
+  '                                  rotate the tunnel CA of --cert-source=csr (tunnel ca --help)',
   '  tunnel --version',
   '',
   '--mode=grpc and --mode=http-connect are read as --mode=server (upstream proxy-server\'s --mode).',
@@ -45,6 +47,32 @@ const GENERAL = [
 export function modeHelp(mode: 'server' | 'agent', flags: readonly FlagSpec[], notYet: readonly string[]): string {
   const intro = mode === 'server' ? SERVER_INTRO : AGENT_INTRO;
   return [...intro, '', ...groups(flags, notYet), envNotes(mode)].join('\n');
+}
+
+const CA_INTRO = [
+  'Usage: tunnel ca <status|stage|promote|prune> [flags]',
+  '',
+  'Shows and rotates the tunnel CA of --cert-source=csr, kept in the Secret tunnel-ca of the meta',
+  'cluster (--namespace). A rotation has three steps, so that every peer trusts a new CA before it',
+  'signs anything and until nothing it signed is in use any more:',
+  '',
+  '  status    the signing CA, a staged CA, and every CA of the trust bundle (ca-bundle.crt)',
+  '  stage     create the next CA and add it to the trust bundle; it signs nothing yet. Then copy',
+  '            the bundle into every managed cluster\'s bootstrap Secret (ca.crt, the agents\'',
+  '            --ca-cert) and wait one --ca-reload-interval of the servers (default 5m)',
+  '  promote   the staged CA signs from now on; the old one stays in the bundle. Servers renew',
+  '            their own certificate under it within --ca-reload-interval; agents keep theirs',
+  '            (still trusted) until they renew them',
+  '  prune     drop retired CAs from the bundle: by default those that have expired; with',
+  '            --include-unexpired every retired one. The signing and staged CAs always stay',
+  '',
+  'Exit codes: 0 done (or nothing to do), 1 failure (one line on stderr naming what to fix),',
+  '2 bad command line.',
+];
+
+/** Help of `tunnel ca`. */
+export function caHelp(flags: readonly FlagSpec[]): string {
+  return [...CA_INTRO, '', ...groups(flags, []), 'Environment:', '  KUBERNETES_SERVICE_HOST/PORT   the in-cluster configuration, when --kubeconfig is empty', ''].join('\n');
 }
 
 /** Help without a mode. */

@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import type { AgentConfig } from '../agent/config.js';
 import type { ServerConfig } from '../server/config.js';
 import { AGENT_FLAGS } from './agent-flags.js';
+import { parseCaCommand, type CaCommand } from './ca-command.js';
 import { agentConfigFromFlags } from './agent-options.js';
 import { COMMON_FLAGS } from './common-flags.js';
 import type { FlagSpec } from './flag-spec.js';
@@ -56,7 +57,7 @@ export interface VersionCommand {
   text: string;
 }
 
-export type ParsedCommand = ServerCommand | AgentCommand | HelpCommand | VersionCommand;
+export type ParsedCommand = ServerCommand | AgentCommand | HelpCommand | VersionCommand | CaCommand;
 
 /** --mode values, and the role each selects. */
 const MODES: Readonly<Record<string, Role>> = {
@@ -76,6 +77,8 @@ export function roleFlags(role: Role): FlagSpec[] {
  * @throws UsageError (exit code 2) with a message naming the flag and what is expected
  */
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): ParsedCommand {
+  // `tunnel ca <action>`: the one subcommand (ca-command.ts says why it is not a --mode).
+  if (argv[0] === 'ca') return parseCaCommand(argv.slice(1), env);
   const { flags, unknown } = tokenize(argv, index([...COMMON_FLAGS, ...SERVER_FLAGS, ...AGENT_FLAGS]));
   const modeText = lastValue(flags, 'mode');
   const role = modeText === undefined ? undefined : roleOf(modeText);

@@ -23,4 +23,6 @@ export interface ServerCertSettings {
   serverServiceAccount: string;
   /** DNS names and IP addresses of the server certificate (--cert-san, env POD_IP, localhost, 127.0.0.1). */
   sans: string[];
+  /** --ca-reload-interval: how often csr mode re-reads the CA Secret (trust bundle, promoted CA); default 5 min. */
+  caReloadMs?: number;
 }

@@ -16,10 +16,18 @@
  *    certificate. A certificate that is presented but does not verify is
  *    refused right after the TLS handshake (agent-tls-gate.ts).
  *
+ * 4. re-reads the CA Secret every --ca-reload-interval (default 5 min): the
+ *    trust bundle (a CA staged by `tunnel ca stage`) reaches both listeners,
+ *    and once another CA signs (`tunnel ca promote`, by any process) the
+ *    server renews its own certificate under it at once instead of at the
+ *    usual 70-90 % of its lifetime. Agent certificates need no reload: the
+ *    signer reads the signing CA from the Secret for every CSR.
+ *
  * The first certificate must be obtained before the server starts: a CSR
  * that is denied (e.g. --kubeconfig is not the server's ServiceAccount) stops
  * the start with the reason. Readiness includes the manager's check().
  */
+import { X509Certificate } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -44,7 +52,7 @@ import type { ServerConfig } from './config.js';
 import { ServerError } from './errors.js';
 import { readPem, type ServerTls } from './server-tls.js';
 
-/** How often the trust bundle is re-read from the CA Secret (a staged CA rotation reaches the listeners). */
+/** Default of how often the CA Secret is re-read (--ca-reload-interval): a staged CA reaches the listeners, a promoted one the server's own certificate. */
 export const TRUST_BUNDLE_REFRESH_MS = 5 * 60_000;
 
 /** What csr mode gives the TunnelServer. */
@@ -116,12 +124,28 @@ export async function openCsrServerTls(c: ServerConfig, deps: CsrServerDeps): Pr
     if (stored.state !== 'usable') await mgr.rotate();
     await mgr.start();
     const manager = mgr;
+    let reloading = false;
+    const reload = async (): Promise<void> => {
+      const m = await signer.ca.load();
+      manager.setCaPem(caPemOf(m.bundlePem));
+      const current = manager.current();
+      if (!current) return;
+      const signing = new X509Certificate(m.active.certPem);
+      const leaf = new X509Certificate(current.certPem);
+      if (leaf.checkIssued(signing) && leaf.verify(signing.publicKey)) return;
+      log.info('the tunnel CA was rotated; renewing the server certificate under the signing CA', { serial: leaf.serialNumber, ca: signing.subject, caSerial: signing.serialNumber });
+      await manager.rotate();
+      log.info('server certificate renewed under the signing CA', { serial: new X509Certificate(manager.current()!.certPem).serialNumber });
+    };
     timer = setInterval(() => {
-      signer.ca.trustBundle().then(
-        (trust) => manager.setCaPem(caPemOf(trust)),
-        (err: unknown) => log.warn('cannot re-read the tunnel CA bundle; keeping the current one', { error: (err as Error).message }),
-      );
-    }, TRUST_BUNDLE_REFRESH_MS);
+      if (reloading) return;
+      reloading = true;
+      reload()
+        .catch((err: unknown) => log.warn('cannot reload the tunnel CA; keeping the current bundle and certificate until the next attempt', { error: (err as Error).message }))
+        .finally(() => {
+          reloading = false;
+        });
+    }, s.caReloadMs ?? TRUST_BUNDLE_REFRESH_MS);
     timer.unref();
     const source = new CsrCertificateSource(manager);
     const tls: ServerTls = {

@@ -60,6 +60,7 @@ describe('server certificate flags', () => {
       namespace: 'kube-system',
       serverServiceAccount: 'tunnel-server',
       sans: ['localhost', '127.0.0.1'],
+      caReloadMs: 5 * 60_000,
     });
   });
 
@@ -74,6 +75,23 @@ describe('server certificate flags', () => {
       certLifetimeMs: 720 * 3_600_000,
       sans: ['localhost', '127.0.0.1', '10.1.2.3', 'tunnel.example.com', '10.0.0.9', 'fe.tunnel-system.svc'],
     });
+  });
+
+  it('--ca-reload-interval: how often csr mode re-reads the CA Secret; at least 1s', () => {
+    expect(server([...serverFiles(), '--ca-reload-interval=30s']).config.certs?.caReloadMs).toBe(30_000);
+    expect(refusal('server', [...serverFiles(), '--ca-reload-interval=500ms'])).toBe('invalid value "500ms" for --ca-reload-interval: must be at least 1s');
+  });
+
+  it('tunnel ca <action>: the subcommand, with the server\'s --kubeconfig/--namespace names and defaults', () => {
+    expect(parseCommandLine(['ca', 'status'], IN_CLUSTER)).toEqual({ mode: 'ca', action: 'status', kubeconfig: '', namespace: 'kube-system', output: 'text', includeUnexpired: false });
+    expect(parseCommandLine(['ca', '--namespace', 'tunnel-system', 'prune', '-o', 'json', '--include-unexpired'], IN_CLUSTER)).toMatchObject({
+      action: 'prune',
+      namespace: 'tunnel-system',
+      output: 'json',
+      includeUnexpired: true,
+    });
+    expect(parseCommandLine(['ca', 'stage', '--help'], {})).toMatchObject({ mode: 'help' });
+    expect(() => parseCommandLine(['ca', 'stage', 'promote'], IN_CLUSTER)).toThrow('one action expected after ca, got "stage" "promote"');
   });
 
   it('csr refuses the certificate file flags, and needs --cert-dir and the Kubernetes API', () => {
