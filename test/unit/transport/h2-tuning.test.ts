@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type DevPkiFiles, writeDevPki } from '../../../src/certs/dev-ca.js';
@@ -19,6 +20,7 @@ import { createTunnel } from '../../../src/client/index.js';
 import { CHANNEL_FLOW_CONTROL_WINDOW } from '../../../src/client/defaults.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { newRegistry } from '../../../src/observability/metrics.js';
+import { agentChannelOptions, FLOW_CONTROL_WINDOW } from '../../../src/agent/grpc-options.js';
 import { AGENT_LISTENER_H2 } from '../../../src/server/grpc-options.js';
 import { TunnelServer } from '../../../src/server/index.js';
 import { testServerConfig } from '../../support/server-peers.js';
@@ -41,16 +43,54 @@ interface Advertised {
 
 /** Connects a raw HTTP/2 client with the agent's certificate and reads what the server advertised. */
 async function advertisedBy(port: number): Promise<Advertised> {
-  const session = http2.connect(`https://localhost:${port}`, {
-    ca: readFileSync(pki.caCert),
-    cert: readFileSync(pki.agentCert),
-    key: readFileSync(pki.agentKey),
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      session.once('remoteSettings', () => resolve());
-      session.once('error', reject);
+  return readAdvertised(
+    http2.connect(`https://localhost:${port}`, {
+      ca: readFileSync(pki.caCert),
+      cert: readFileSync(pki.agentCert),
+      key: readFileSync(pki.agentKey),
+    }),
+  );
+}
+
+/**
+ * What a frontend on a Unix socket advertises to a raw HTTP/2 client. The
+ * frontend answers the connection preface itself with an empty SETTINGS
+ * (h2-preface.ts) and hands the socket to Node's HTTP/2 at the first request;
+ * Node's session then sends the tuned SETTINGS and WINDOW_UPDATE. So: open a
+ * stream, wait for that second SETTINGS, then read.
+ */
+async function advertisedOnUds(socketPath: string): Promise<Advertised> {
+  const session = http2.connect('http://localhost', { createConnection: () => net.connect(socketPath) });
+  let settings = 0;
+  const second = new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no SETTINGS from Node\'s HTTP/2 session after the first request')), 5_000);
+    session.on('remoteSettings', () => {
+      if (++settings === 2) {
+        clearTimeout(t);
+        resolve();
+      }
     });
+    session.once('error', reject);
+  });
+  const req = session.request({ ':method': 'POST', ':path': '/ProxyService/Proxy', 'content-type': 'application/grpc', te: 'trailers' });
+  req.on('error', () => undefined);
+  try {
+    await second;
+    return await readAdvertised(session, true);
+  } finally {
+    req.close();
+    session.destroy();
+  }
+}
+
+async function readAdvertised(session: http2.ClientHttp2Session, settingsSeen = false): Promise<Advertised> {
+  try {
+    if (!settingsSeen) {
+      await new Promise<void>((resolve, reject) => {
+        session.once('remoteSettings', () => resolve());
+        session.once('error', reject);
+      });
+    }
     // A PING round trip: everything the server sent before its PING ACK (its WINDOW_UPDATE) has been processed.
     await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
     return { streamWindow: session.remoteSettings.initialWindowSize, connectionWindow: session.state.remoteWindowSize ?? -1 };
@@ -92,6 +132,63 @@ describe('HTTP/2 windows of the agent port', () => {
       expect(await advertisedBy(agentPort)).toEqual(got);
     } finally {
       await server.shutdown({ graceful: false });
+    }
+  });
+});
+
+/**
+ * The small side of each Node-to-Node connection must stay under what a
+ * socket buffers (about 208 KiB on a Unix socket), or traffic both ways at
+ * once can deadlock (h2-tuning.ts): the frontend and the agent's channel.
+ */
+const SMALL_SIDE_MAX = 192 * 1024;
+
+describe('HTTP/2 windows of the frontend', () => {
+  it('a Unix-socket frontend keeps small receive windows (the client library has the large side)', async () => {
+    const uds = path.join(dir, 'fe-small.sock');
+    const server = new TunnelServer(testServerConfig(pki, { udsName: uds, tcpFrontend: false }), {
+      logger: silentLogger(),
+      registry: newRegistry(false),
+    });
+    await server.start();
+    try {
+      const got = await advertisedOnUds(uds);
+      expect(got.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
+      expect(got.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
+      expect(CHANNEL_FLOW_CONTROL_WINDOW).toBeGreaterThan(SMALL_SIDE_MAX);
+    } finally {
+      await server.shutdown({ graceful: false });
+    }
+  });
+});
+
+describe('HTTP/2 window of the agent\'s server connections', () => {
+  it('a channel with agentChannelOptions advertises FLOW_CONTROL_WINDOW, the small side, per stream and for the connection', async () => {
+    const uds = path.join(dir, 'raw-agent-h2.sock');
+    const raw = http2.createServer();
+    const seen = new Promise<Advertised>((resolve) => {
+      raw.on('session', (s) => {
+        s.once('remoteSettings', () => {
+          s.ping(() => resolve({ streamWindow: s.remoteSettings.initialWindowSize, connectionWindow: s.state.remoteWindowSize ?? -1 }));
+        });
+      });
+    });
+    await new Promise<void>((r) => raw.listen(uds, r));
+    const sessions = new Set<http2.ServerHttp2Session>();
+    raw.on('session', (s) => sessions.add(s));
+    const client = new grpc.Client(`unix:${uds}`, grpc.credentials.createInsecure(), agentChannelOptions({ keepaliveTimeMs: 60_000 }));
+    try {
+      client.waitForReady(Date.now() + 10_000, () => undefined);
+      const got = await seen;
+      expect(got.streamWindow).toBe(FLOW_CONTROL_WINDOW);
+      expect(got.connectionWindow).toBe(FLOW_CONTROL_WINDOW);
+      // The small side of the Connect connection (the agent port has the large one).
+      expect(FLOW_CONTROL_WINDOW).toBeLessThanOrEqual(SMALL_SIDE_MAX);
+      expect(AGENT_LISTENER_H2.connectionWindow).toBeGreaterThan(SMALL_SIDE_MAX);
+    } finally {
+      client.close();
+      for (const s of sessions) s.destroy();
+      await new Promise((r) => raw.close(r));
     }
   });
 });
