@@ -24,15 +24,10 @@ export interface ConnectionLimits {
   closeLingerMs: number;
 }
 
-/** Soft bound on queued bytes per connection: about 64 packets of 64 KiB. */
+/** Soft bound on queued bytes per connection: 150 packets of the 32 KiB a server reads at most, rounded. */
 export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
-/**
- * Largest payload of endpoint→server DATA packets: 64 KiB, what one socket
- * read returns at most, so a read is one packet. 32 KiB (upstream's read
- * size) cost 15–30 % more server CPU per MiB on bulk downloads
- * (`npm run bench -- --only=throughput`); Go peers accept up to 4 MiB.
- */
-export const READ_CHUNK_BYTES = 64 * 1024;
+/** Payload size of endpoint→server DATA packets (the server's read size too). */
+export const READ_CHUNK_BYTES = 32 * 1024;
 /** Dials in progress per server stream. */
 export const MAX_PENDING_DIALS = 1024;
 /**

@@ -19,7 +19,7 @@ export const DEFAULT_PULL_MAX_CONNECTIONS_PER_AGENT = 256;
 export const DEFAULT_PULL_DIAL_TIMEOUT_MS = 10_000;
 
 /** Payload of one target→agent DATA packet (the size of one socket read, at most). */
-export const PULL_READ_CHUNK_BYTES = 64 * 1024;
+export const PULL_READ_CHUNK_BYTES = 32 * 1024;
 
 /** After CLOSE_REQ, the target socket gets this long to take what was written before it is destroyed. */
 export const PULL_CLOSE_LINGER_MS = 5_000;

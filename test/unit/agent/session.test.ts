@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type FakeTimers from '@sinonjs/fake-timers';
-import { connectionLimits, type ConnectionLimits, READ_CHUNK_BYTES } from '../../../src/agent/limits.js';
+import { connectionLimits, type ConnectionLimits } from '../../../src/agent/limits.js';
 import { StreamSession } from '../../../src/agent/session.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { AgentMetrics, newRegistry } from '../../../src/observability/metrics.js';
@@ -197,7 +197,7 @@ describe('StreamSession: data and close', () => {
     while (total < big.length) {
       const p = await r.stream.nextSent(isType(PacketType.DATA, id));
       if (p.type !== PacketType.DATA) throw new Error('unreachable');
-      expect(p.data.data.length).toBeLessThanOrEqual(READ_CHUNK_BYTES);
+      expect(p.data.data.length).toBeLessThanOrEqual(32 * 1024);
       got.push(Buffer.from(p.data.data));
       total += p.data.data.length;
     }
