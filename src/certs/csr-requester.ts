@@ -5,7 +5,10 @@
  * expirationSeconds, then a wait until it is issued, denied or failed);
  * tests can inject their own.
  */
-import { KubeError, waitForCsr, type CsrClient } from '../kube/index.js';
+// The kube modules themselves, not kube/index.js: that one loads the Kubernetes client, which files mode never needs.
+import type { CsrClient } from '../kube/csr-types.js';
+import { waitForCsr } from '../kube/csr-wait.js';
+import { KubeError } from '../kube/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { CertError } from './errors.js';
 import { CSR_PENDING_TIMEOUT_MS, CSR_POLL_INTERVAL_MS } from './timing.js';

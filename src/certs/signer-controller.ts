@@ -10,7 +10,11 @@
  * that CSR; a conflict (another replica got there first) re-reads it.
  */
 import type { Registry } from 'prom-client';
-import { csrOutcome, isConflict, type CsrClient, type CsrRecord, type CsrWatch, type SecretStore } from '../kube/index.js';
+// The kube modules themselves, not kube/index.js: that one loads the Kubernetes client, which files mode never needs.
+import type { CsrClient, CsrRecord, CsrWatch } from '../kube/csr-types.js';
+import { csrOutcome } from '../kube/csr-wait.js';
+import { isConflict } from '../kube/errors.js';
+import type { SecretStore } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import { approveOrDeny } from './approver.js';
 import type { ApproverPolicy } from './approver-policy.js';

@@ -16,7 +16,9 @@
  *   is in use (by default: once they have expired).
  */
 import type { X509Certificate } from 'node:crypto';
-import { isAlreadyExists, isConflict, type SecretRecord, type SecretStore } from '../kube/index.js';
+// kube/errors.js itself, not kube/index.js: that one loads the Kubernetes client, which files mode never needs.
+import { isAlreadyExists, isConflict } from '../kube/errors.js';
+import type { SecretRecord, SecretStore } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import {
   bundleCertificates,

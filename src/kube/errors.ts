@@ -4,7 +4,22 @@
  * typed KubeError with the HTTP status and the Status reason, so callers
  * branch on `reason` ('NotFound', 'Conflict', ...) instead of parsing text.
  */
-import { ApiException } from '@kubernetes/client-node';
+
+/**
+ * The shape of client-node's ApiException (a numeric HTTP `code`, the
+ * answer's `body` and `headers`), checked structurally so that this module
+ * does not load the Kubernetes client: it is on the path of every role,
+ * which must not pay for client-node unless a Kubernetes API is used.
+ */
+interface ApiExceptionLike extends Error {
+  code: number;
+  body: unknown;
+  headers: unknown;
+}
+
+function isApiException(err: unknown): err is ApiExceptionLike {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && 'body' in err && 'headers' in err;
+}
 
 /** Stable codes: an API answer, no answer, no answer in time, or no usable configuration. */
 export type KubeErrorCode = 'ERR_KUBE_API' | 'ERR_KUBE_UNREACHABLE' | 'ERR_KUBE_TIMEOUT' | 'ERR_KUBE_CONFIG';
@@ -93,9 +108,9 @@ function parseStatus(body: unknown): StatusLike | undefined {
  */
 export function toKubeError(err: unknown, what: string): KubeError {
   if (err instanceof KubeError) return err;
-  if (err instanceof ApiException) {
+  if (isApiException(err)) {
     const status = parseStatus(err.body);
-    const code = err.code as number;
+    const code = err.code;
     const text = status?.message ?? REASONS[code] ?? `HTTP ${code}`;
     return new KubeError('ERR_KUBE_API', `${what}: ${text}`, {
       status: code,

@@ -93,7 +93,7 @@ describe('meta-cluster KubeConfig through pull mode', () => {
   });
 
   it('reads objects with the token and CA of the --pull-kube-* settings', async () => {
-    const kc = agent.pull.kubeConfig();
+    const kc = await agent.pull.kubeConfig();
     expect(kc.getCurrentCluster()?.server).toBe('https://kubernetes');
     const core = kc.makeApiClient(CoreV1Api);
     const cm = await core.readNamespacedConfigMap({ namespace: 'tunnel-system', name: 'platform' });
@@ -111,7 +111,7 @@ describe('meta-cluster KubeConfig through pull mode', () => {
 
   it('takes a token and CA given in code (as certificate bootstrap and hooks do)', async () => {
     const token = kube.issueToken('tunnel-system', 'default');
-    const kc = agent.pull.kubeConfig({ caCert: '', caData: kube.caPem, tokenPath: '', token });
+    const kc = await agent.pull.kubeConfig({ caCert: '', caData: kube.caPem, tokenPath: '', token });
     const core = kc.makeApiClient(CoreV1Api);
     const cm = await core.readNamespacedConfigMap({ namespace: 'tunnel-system', name: 'platform' });
     expect(cm.metadata?.name).toBe('platform');

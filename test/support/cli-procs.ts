@@ -144,6 +144,8 @@ export interface ServerSpec {
   /** Also (or only) an ephemeral mTLS TCP frontend. */
   tcp?: boolean;
   extra?: string[];
+  /** Extra environment of the child. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Starts `tunnel --mode=server` with ephemeral ports on 127.0.0.1 and waits for `listening`. */
@@ -171,7 +173,7 @@ export async function startServer(spec: ServerSpec): Promise<CliServer> {
     );
   }
   args.push(...(spec.extra ?? []));
-  const proc = startCli('server', args);
+  const proc = startCli('server', args, spec.env);
   const l = await proc.listening();
   const out: CliServer = {
     proc,
@@ -192,7 +194,13 @@ export interface CliAgent {
 }
 
 /** Starts `tunnel --mode=agent` with the dev PKI's agent certificate, and waits for `listening`. */
-export async function startAgent(spec: { pki: DevPkiFiles; agentPort: number; agentID: string; extra?: string[] }): Promise<CliAgent> {
+export async function startAgent(spec: {
+  pki: DevPkiFiles;
+  agentPort: number;
+  agentID: string;
+  extra?: string[];
+  env?: NodeJS.ProcessEnv;
+}): Promise<CliAgent> {
   const proc = startCli('agent', [
     '--mode=agent',
     `--agent-id=${spec.agentID}`,
@@ -206,7 +214,7 @@ export async function startAgent(spec: { pki: DevPkiFiles; agentPort: number; ag
     '--health-server-port=0',
     '--admin-server-port=0',
     ...(spec.extra ?? []),
-  ]);
+  ], spec.env);
   const l = await proc.listening();
   return { proc, healthPort: l['healthPort'] as number, adminPort: l['adminPort'] as number };
 }

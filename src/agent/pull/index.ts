@@ -3,5 +3,6 @@ export type { AgentPullConfig, MetaKubeSettings, PullListen, PullProxyListen } f
 export { defaultAgentPullConfig, META_APISERVER_TARGET, PULL_TIMING } from './defaults.js';
 export { PullClient } from './pull-client.js';
 export { PullMode, type PullAddresses } from './pull-mode.js';
-export { metaKubeConfig, type MetaKubeOptions } from './meta-kube.js';
+// metaKubeConfig itself is not re-exported: it loads the Kubernetes client (PullClient.kubeConfig() imports it when asked).
+export type { MetaKubeOptions } from './meta-kube.js';
 export { connectStatus } from './connect-proxy.js';

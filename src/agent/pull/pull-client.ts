@@ -25,7 +25,7 @@ import { parsePullErrorText, PullError, type PullErrorCode } from '../../transpo
 import { parsePullAddress, pullServiceDefinition } from '../../transport/pull-service.js';
 import type { MetaKubeSettings } from './config.js';
 import { PULL_TIMING } from './defaults.js';
-import { metaKubeConfig, type MetaKubeOptions } from './meta-kube.js';
+import type { MetaKubeOptions } from './meta-kube.js';
 import type { PullPoolStatus, PullServer, PullServers } from './server-pool.js';
 
 /** What a PullClient needs. */
@@ -164,11 +164,14 @@ export class PullClient implements TunnelDialer {
    * A KubeConfig for the meta cluster through pull mode: server
    * https://<target> (default `kubernetes`), the CA and token of the
    * --pull-kube-* flags unless given here.
+   * Asynchronous because it loads the Kubernetes client (@kubernetes/client-node)
+   * on first use: an agent that never asks for it does not pay for it.
    *
    * @example
-   * const core = agent.pull.kubeConfig().makeApiClient(CoreV1Api);
+   * const core = (await agent.pull.kubeConfig()).makeApiClient(CoreV1Api);
    */
-  kubeConfig(opts: MetaKubeOptions = {}): TunnelKubeConfig {
+  async kubeConfig(opts: MetaKubeOptions = {}): Promise<TunnelKubeConfig> {
+    const { metaKubeConfig } = await import('./meta-kube.js');
     return metaKubeConfig(this, { ...this.d.kube, ...opts });
   }
 
