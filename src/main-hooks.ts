@@ -51,7 +51,7 @@ export interface AgentHookDeps {
 export function agentHooks(providers: HookProvider[], s: HookSettings, deps: AgentHookDeps): AgentHooks {
   let managed: KubeConfig;
   try {
-    managed = loadKubeConfig(deps.kubeconfig !== '' ? { kubeconfigPath: deps.kubeconfig } : {});
+    managed = loadKubeConfig({ kubeconfigPath: deps.kubeconfig });
   } catch (err) {
     const why = (err as Error).message;
     deps.logger.warn('hooks get no client of the managed cluster', { error: why });

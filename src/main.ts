@@ -119,7 +119,7 @@ async function tokenAuthenticator(config: ServerConfig, logger: Logger): Promise
     import('./kube/index.js'),
     import('./server/auth/token-authenticator.js'),
   ]);
-  const kc = loadKubeConfig(config.kubeconfig !== '' ? { kubeconfigPath: config.kubeconfig } : {});
+  const kc = loadKubeConfig({ kubeconfigPath: config.kubeconfig });
   logger.info('agents authenticate with ServiceAccount tokens', {
     namespace: config.agentNamespace,
     serviceAccount: config.agentServiceAccount,

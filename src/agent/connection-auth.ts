@@ -41,13 +41,18 @@ export interface ConnectionCredentials {
  * little more than "Failed to connect": this names the cause.
  */
 export function certificateDateProblem(cert: CertificateBundle, now: number): string | undefined {
+  const why = certificateInvalidity(cert, now);
+  if (why === undefined) return undefined;
   const who = `the agent certificate (${cert.subject.replace(/\n/g, ', ')}, serial ${cert.serialNumber})`;
-  if (now >= cert.notAfter.getTime()) {
-    return `${who} expired at ${cert.notAfter.toISOString()}; the server refuses it: renew it (or, in csr mode, check why renewal failed in the certificate log lines)`;
-  }
-  if (now < cert.notBefore.getTime()) {
-    return `${who} is not valid until ${cert.notBefore.toISOString()} by this machine's clock; the server refuses it if its clock agrees: check clock synchronisation`;
-  }
+  return now >= cert.notAfter.getTime()
+    ? `${who} ${why}; the server refuses it: renew it (or, in csr mode, check why renewal failed in the certificate log lines)`
+    : `${who} ${why}; the server refuses it if its clock agrees: check clock synchronisation`;
+}
+
+/** Why `cert` is not valid at `now` ("expired at …", "is not valid until … by this machine's clock"), or undefined. */
+export function certificateInvalidity(cert: CertificateBundle, now: number): string | undefined {
+  if (now >= cert.notAfter.getTime()) return `expired at ${cert.notAfter.toISOString()}`;
+  if (now < cert.notBefore.getTime()) return `is not valid until ${cert.notBefore.toISOString()} by this machine's clock`;
   return undefined;
 }
 

@@ -46,7 +46,7 @@ import { createCsrClient } from '../kube/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentCertSettings } from './cert-settings.js';
 import type { AgentConfig } from './config.js';
-import type { ConnectionAuth, ConnectionCredentials } from './connection-auth.js';
+import { certificateInvalidity, type ConnectionAuth, type ConnectionCredentials } from './connection-auth.js';
 import { AgentConfigError } from './errors.js';
 
 /** What openCsrAuth needs. */
@@ -186,13 +186,6 @@ export async function openCsrAuth(o: CsrAuthOptions): Promise<ConnectionAuth> {
       return mgr.close();
     },
   };
-}
-
-/** Why `cert` cannot be presented at `now` (in words), or undefined while it is valid. */
-export function certificateInvalidity(cert: CertificateBundle, now: number): string | undefined {
-  if (now >= cert.notAfter.getTime()) return `expired at ${cert.notAfter.toISOString()}`;
-  if (now < cert.notBefore.getTime()) return `is not valid until ${cert.notBefore.toISOString()} by this machine's clock`;
-  return undefined;
 }
 
 /** What certificateFallback needs of the CSR manager. */

@@ -5,7 +5,7 @@
  * lies in the future at the moment it is asked. While none is live, or the
  * list fails, the last good count stands (initially 1), as upstream does.
  */
-import { countLiveLeases, createLeaseStore, KubeError, loadKubeConfig, type LeaseRecord, type LeaseStore, PeriodicTask } from '../kube/index.js';
+import { countLiveLeases, createLeaseStore, kubeConfigFor, type LeaseRecord, type LeaseStore, PeriodicTask } from '../kube/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentClock } from './clock.js';
 import type { AgentConfig } from './config.js';
@@ -92,15 +92,7 @@ export function leaseCounterFromConfig(
   deps: { clock: AgentClock; logger: Logger; intervalMs?: number; env?: Record<string, string | undefined> },
 ): LeaseCounter | undefined {
   if (!config.countServerLeases) return undefined;
-  let kc;
-  try {
-    kc = loadKubeConfig({
-      ...(config.kubeconfig !== '' ? { kubeconfigPath: config.kubeconfig } : {}),
-      ...(deps.env ? { env: deps.env } : {}),
-    });
-  } catch (e) {
-    throw new KubeError('ERR_KUBE_CONFIG', `--count-server-leases: ${(e as Error).message}`, { cause: e });
-  }
+  const kc = kubeConfigFor('--count-server-leases', { kubeconfigPath: config.kubeconfig, ...(deps.env ? { env: deps.env } : {}) });
   return new LeaseCounter({
     store: createLeaseStore(kc),
     namespace: config.leaseNamespace,

@@ -7,7 +7,7 @@
  * shares with the server (--kubeconfig, --namespace) are the server's.
  */
 import { DEFAULT_CERT_NAMESPACE, requireKube } from './cert-flags.js';
-import type { FlagSpec } from './flag-spec.js';
+import { type FlagSpec, indexFlags } from './flag-spec.js';
 import { FlagValues } from './flag-values.js';
 import { caHelp } from './help.js';
 import { checkOneOf, requireFile } from './option-checks.js';
@@ -58,21 +58,12 @@ export const CA_FLAGS: readonly FlagSpec[] = [
   },
 ];
 
-function index(flags: readonly FlagSpec[]): Map<string, FlagSpec> {
-  const m = new Map<string, FlagSpec>();
-  for (const f of flags) {
-    m.set(f.name, f);
-    if (f.short) m.set(f.short, f);
-  }
-  return m;
-}
-
 /**
  * Parses the words after `tunnel ca`.
  * @throws UsageError (exit code 2)
  */
 export function parseCaCommand(argv: readonly string[], env: NodeJS.ProcessEnv): CaCommand | { mode: 'help'; text: string } {
-  const specs = index(CA_FLAGS);
+  const specs = indexFlags(CA_FLAGS);
   // The one action word may stand anywhere; a string flag written `--flag value` takes the next word.
   const words: string[] = [];
   const flagArgs: string[] = [];

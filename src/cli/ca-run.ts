@@ -93,7 +93,7 @@ export async function runCaCommand(cmd: CaCommand, out: CaOutput, err: CaOutput,
   const now = deps.now ?? Date.now;
   const secretRef = `${cmd.namespace}/${DEFAULT_CA_SECRET_NAME}`;
   try {
-    const secrets = deps.secrets ?? createSecretStore(loadKubeConfig(cmd.kubeconfig !== '' ? { kubeconfigPath: cmd.kubeconfig } : {}));
+    const secrets = deps.secrets ?? createSecretStore(loadKubeConfig({ kubeconfigPath: cmd.kubeconfig }));
     const ca = new TunnelCa({ secrets, logger: silentLogger(), namespace: cmd.namespace, clock: { ...systemClock, now } });
     const outcome = await act(cmd, ca, secretRef, now);
     if (cmd.output === 'json') {

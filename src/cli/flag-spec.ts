@@ -57,3 +57,13 @@ export function valueName(kind: FlagKind): string {
       return kind;
   }
 }
+
+/** The flags by name and by one-letter alias, as the tokenizer looks them up. */
+export function indexFlags(flags: readonly FlagSpec[]): Map<string, FlagSpec> {
+  const m = new Map<string, FlagSpec>();
+  for (const f of flags) {
+    m.set(f.name, f);
+    if (f.short) m.set(f.short, f);
+  }
+  return m;
+}

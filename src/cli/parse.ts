@@ -10,7 +10,7 @@ import { AGENT_FLAGS } from './agent-flags.js';
 import { parseCaCommand, type CaCommand } from './ca-command.js';
 import { agentConfigFromFlags } from './agent-options.js';
 import { COMMON_FLAGS } from './common-flags.js';
-import type { FlagSpec } from './flag-spec.js';
+import { type FlagSpec, indexFlags } from './flag-spec.js';
 import { FlagValues } from './flag-values.js';
 import { parseGoBool } from './go-values.js';
 import { generalHelp, modeHelp } from './help.js';
@@ -79,7 +79,7 @@ export function roleFlags(role: Role): FlagSpec[] {
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): ParsedCommand {
   // `tunnel ca <action>`: the one subcommand (ca-command.ts says why it is not a --mode).
   if (argv[0] === 'ca') return parseCaCommand(argv.slice(1), env);
-  const { flags, unknown } = tokenize(argv, index([...COMMON_FLAGS, ...SERVER_FLAGS, ...AGENT_FLAGS]));
+  const { flags, unknown } = tokenize(argv, indexFlags([...COMMON_FLAGS, ...SERVER_FLAGS, ...AGENT_FLAGS]));
   const modeText = lastValue(flags, 'mode');
   const role = modeText === undefined ? undefined : roleOf(modeText);
 
@@ -94,7 +94,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
     throw new UsageError('missing --mode: pass --mode=server (in the meta cluster) or --mode=agent (in a managed cluster)');
   }
 
-  const specs = index(roleFlags(role));
+  const specs = indexFlags(roleFlags(role));
   for (const f of flags) {
     if (!specs.has(f.name)) {
       throw new UsageError(`flag ${f.written} is ${role === 'server' ? 'an agent' : 'a server'} flag; it is not accepted with --mode=${role}`);
@@ -175,15 +175,6 @@ function noEffectWarnings(values: FlagValues, role: Role, specs: ReadonlyMap<str
     else if (spec.ignored) out.push(`flag --${name} has no effect (${spec.ignored})`);
   }
   return out;
-}
-
-function index(flags: readonly FlagSpec[]): Map<string, FlagSpec> {
-  const m = new Map<string, FlagSpec>();
-  for (const f of flags) {
-    m.set(f.name, f);
-    if (f.short) m.set(f.short, f);
-  }
-  return m;
 }
 
 /** The map without one-letter aliases that differ from the long name. */

@@ -15,7 +15,7 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 
 /** Options of loadKubeConfig. */
 export interface LoadKubeConfigOptions {
-  /** A kubeconfig file; when unset, the in-cluster configuration is used. */
+  /** A kubeconfig file; when unset or empty (a flag left at its default), the in-cluster configuration is used. */
   kubeconfigPath?: string;
   /** Environment holding KUBERNETES_SERVICE_HOST and _PORT; default process.env. */
   env?: Record<string, string | undefined>;
@@ -26,6 +26,18 @@ export interface LoadKubeConfigOptions {
 /** Loads the client configuration; throws KubeError ERR_KUBE_CONFIG when neither source works. */
 export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig {
   return opts.kubeconfigPath ? fromFile(opts.kubeconfigPath) : inCluster(opts);
+}
+
+/**
+ * loadKubeConfig for a feature a flag turned on: the error names the flag
+ * ("--enable-lease-controller: kubeconfig /x: no such file").
+ */
+export function kubeConfigFor(flag: string, opts: LoadKubeConfigOptions): KubeConfig {
+  try {
+    return loadKubeConfig(opts);
+  } catch (e) {
+    throw new KubeError('ERR_KUBE_CONFIG', `${flag}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 function fromFile(file: string): KubeConfig {

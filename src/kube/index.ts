@@ -3,7 +3,7 @@
  * small typed interfaces (TokenReviewer, SecretStore, LeaseStore) and their
  * client-node implementations, and KubeError.
  */
-export { loadKubeConfig, SERVICE_ACCOUNT_DIR, type LoadKubeConfigOptions } from './config.js';
+export { kubeConfigFor, loadKubeConfig, SERVICE_ACCOUNT_DIR, type LoadKubeConfigOptions } from './config.js';
 export { isAlreadyExists, isConflict, isNotFound, KubeError, toKubeError, type KubeErrorCause, type KubeErrorCode } from './errors.js';
 export { createCsrClient, toCsrRecord, type CsrClientOptions } from './csr-client.js';
 export type { CsrClient, CsrCondition, CsrCreate, CsrEvent, CsrList, CsrRecord, CsrWatch, CsrWatchOptions } from './csr-types.js';

@@ -76,7 +76,7 @@ export async function openCsrServerTls(c: ServerConfig, deps: CsrServerDeps): Pr
   if (!s || s.source !== 'csr') throw new ServerError('ERR_BAD_CONFIG', 'openCsrServerTls needs --cert-source=csr');
   if (s.certDir === '') throw new ServerError('ERR_BAD_CONFIG', '--cert-source=csr needs --cert-dir');
   const log = deps.logger.child({ component: 'certificates' });
-  const kc = deps.kubeConfig ?? loadKubeConfig(c.kubeconfig !== '' ? { kubeconfigPath: c.kubeconfig } : {});
+  const kc = deps.kubeConfig ?? loadKubeConfig({ kubeconfigPath: c.kubeconfig });
   const ipAddresses = s.sans.filter((n) => net.isIP(n) !== 0);
   const dnsNames = s.sans.filter((n) => net.isIP(n) === 0);
   const serverUser = `system:serviceaccount:${s.namespace}:${s.serverServiceAccount}`;

@@ -25,6 +25,7 @@ import type { ServerLimits } from './limits.js';
 import type { Relay } from './relay.js';
 import type { ClientSession } from './session.js';
 import { dialHost } from './strategies.js';
+import { drainOrClose } from '../transport/drain.js';
 
 /** What the CONNECT frontend needs. */
 export interface HttpConnectDeps {
@@ -85,15 +86,7 @@ class HttpConnectFrontend implements Frontend {
   drained(): Promise<void> {
     const s = this.socket;
     if (this.closed || !s.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        s.off('drain', done);
-        s.off('close', done);
-        resolve();
-      };
-      s.on('drain', done);
-      s.on('close', done);
-    });
+    return drainOrClose(s);
   }
 
   abort(err: ServerError): void {

@@ -145,7 +145,7 @@ export class Relay {
     this.metrics.stream.packet('to_client', p.type);
     if (this.debug) s.log.debug('packet to client', { packetType: packetTypeName(p.type) });
     const queuedAt = this.clock.now();
-    s.outbox.push(p.type === 4 ? p.data.data.length : 32, () => {
+    s.outbox.push(p.type === PacketType.DATA ? p.data.data.length : 32, () => {
       this.metrics.frontendWriteDuration.observe((this.clock.now() - queuedAt) / 1000);
       const room = s.frontend.deliver(p);
       written?.();

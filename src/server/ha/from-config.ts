@@ -5,7 +5,7 @@
  * and no Kubernetes configuration is found.
  */
 import type { Registry } from 'prom-client';
-import { createLeaseStore, KubeError, loadKubeConfig } from '../../kube/index.js';
+import { createLeaseStore, kubeConfigFor } from '../../kube/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ServerConfig } from '../config.js';
 import { LeaseMetrics } from './lease-metrics.js';
@@ -19,15 +19,7 @@ export function serverHAFromConfig(
   deps: { logger: Logger; registry: Registry; env?: Record<string, string | undefined> },
 ): ServerHA {
   if (!config.enableLeaseController) return staticServerHA(config.serverCount);
-  let kc;
-  try {
-    kc = loadKubeConfig({
-      ...(config.kubeconfig !== '' ? { kubeconfigPath: config.kubeconfig } : {}),
-      ...(deps.env ? { env: deps.env } : {}),
-    });
-  } catch (e) {
-    throw new KubeError('ERR_KUBE_CONFIG', `--enable-lease-controller: ${(e as Error).message}`, { cause: e });
-  }
+  const kc = kubeConfigFor('--enable-lease-controller', { kubeconfigPath: config.kubeconfig, ...(deps.env ? { env: deps.env } : {}) });
   return new LeaseServerHA({
     serverID: config.serverID,
     store: createLeaseStore(kc),

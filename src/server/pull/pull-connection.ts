@@ -20,6 +20,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../../observability/logger.js';
 import type { PullMetrics, PullResult } from '../../observability/pull-metrics.js';
 import { closeRsp, data, dialRsp, type Packet, PacketType, packetTypeName, ProtocolError } from '../../protocol/index.js';
+import { drainOrClose } from '../../transport/drain.js';
 import type { PacketStream } from '../../transport/packet-stream.js';
 import { type PullErrorCode, pullErrorText } from '../../transport/pull-errors.js';
 import { parsePullAddress } from '../../transport/pull-service.js';
@@ -180,7 +181,7 @@ export class PullConnection {
     }
     const s = this.socket!;
     if (d.data.length === 0 || s.destroyed) return;
-    if (!s.write(d.data)) await waitForDrain(s);
+    if (!s.write(d.data)) await drainOrClose(s);
   }
 
   private onCloseReq(connectID: bigint): void {
@@ -329,19 +330,6 @@ export class PullConnection {
     if (this.timer !== undefined) this.d.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
-}
-
-/** Resolves when the socket can take more, or is gone. */
-function waitForDrain(s: Duplex): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      s.off('drain', done);
-      s.off('close', done);
-      resolve();
-    };
-    s.on('drain', done);
-    s.on('close', done);
-  });
 }
 
 /** The error code of a dial failure ("ECONNREFUSED"), without addresses of the server's network. */
