@@ -136,7 +136,7 @@ describe('certificate rotation during a running transfer', () => {
       const sock = await tunnel.dial(target.address);
       const sampling = setInterval(() => void agents(adminPort).then((v) => during.push(v)), 500);
       try {
-        result = await pacedExchange(sock, { chunk: 64 * 1024, everyMs: 20 }, rotatedEnough);
+        result = await pacedExchange(sock, target, { chunk: 64 * 1024, everyMs: 20 }, rotatedEnough);
       } finally {
         clearInterval(sampling);
       }

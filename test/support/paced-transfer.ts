@@ -2,13 +2,22 @@
  * A long, paced transfer through a tunnel, checked byte for byte both ways.
  *
  * The target (on 127.0.0.1) sends a random chunk every `everyMs` from the
- * moment a connection opens until the client half-closes; it hashes what it
+ * moment a connection opens until it is told to finish; it hashes what it
  * receives and what it sends. The client does the same the other way, until
- * `until()` says the transfer has lasted long enough, then half-closes and
- * reads until the target's end. Both sides honour backpressure (a chunk
- * waits for 'drain'), so a slow tunnel slows the transfer instead of piling
- * up buffers. The first 16 bytes the client sends name the connection, as in
- * hash-target.ts. Nothing is echoed: each direction is checked on its own.
+ * `until()` says the transfer has lasted long enough. Both sides honour
+ * backpressure (a chunk waits for 'drain'), so a slow tunnel slows the
+ * transfer instead of piling up buffers. The first 16 bytes the client sends
+ * name the connection, as in hash-target.ts. Nothing is echoed: each
+ * direction is checked on its own.
+ *
+ * The konnectivity protocol has no half-close: a client's end() is a full
+ * close (CLOSE_REQ), and what the target sends after it is dropped. So the
+ * exchange ends out of band, the target being in this process: once the
+ * client has written its last chunk, `target.finish(key, bytes)` waits until
+ * the target has received all of them, stops its sender and ends the socket;
+ * the agent forwards everything before that FIN, and the client reads to its
+ * end. Ending on the client side instead would lose, by design, whatever the
+ * target wrote while the close was on its way.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import net from 'node:net';
@@ -37,6 +46,11 @@ export interface PacedTarget {
   readonly records: Map<string, PacedRecord>;
   /** Resolves with the record of `key` once that connection closed. */
   record(key: string, timeoutMs?: number): Promise<PacedRecord>;
+  /**
+   * Once connection `key` has received `bytes` bytes, stops sending on it and
+   * ends it (the target's FIN). Rejects when the bytes do not arrive in time.
+   */
+  finish(key: string, bytes: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,6 +90,8 @@ export async function startPacedTarget(pace: Pace): Promise<PacedTarget> {
   const records = new Map<string, PacedRecord>();
   const waiters = new Map<string, (r: PacedRecord) => void>();
   const sockets = new Set<net.Socket>();
+  /** Open connections by key: bytes received so far, and how to stop their sender. */
+  const open = new Map<string, { received: () => number; stop: () => void }>();
   const server = net.createServer((sock) => {
     sockets.add(sock);
     sock.on('error', () => undefined);
@@ -83,15 +99,18 @@ export async function startPacedTarget(pace: Pace): Promise<PacedTarget> {
     const tx = createHash('sha256');
     let head = Buffer.alloc(0);
     let received = 0;
-    let peerEnded = false;
+    let stopped = false;
     let sentBytes = 0;
     sock.on('data', (chunk: Buffer) => {
-      if (head.length < 16) head = Buffer.concat([head, chunk.subarray(0, 16 - head.length)]);
+      if (head.length < 16) {
+        head = Buffer.concat([head, chunk.subarray(0, 16 - head.length)]);
+        if (head.length === 16) open.set(head.toString('hex'), { received: () => received, stop: () => (stopped = true) });
+      }
       rx.update(chunk);
       received += chunk.length;
     });
-    sock.on('end', () => (peerEnded = true));
-    const sending = pacedWrite(sock, pace, tx, () => peerEnded).then(
+    sock.on('end', () => (stopped = true));
+    const sending = pacedWrite(sock, pace, tx, () => stopped).then(
       (n) => {
         sentBytes = n;
         sock.end();
@@ -100,6 +119,7 @@ export async function startPacedTarget(pace: Pace): Promise<PacedTarget> {
     );
     sock.on('close', () => {
       sockets.delete(sock);
+      if (head.length === 16) open.delete(head.toString('hex'));
       void sending.then(() => {
         if (head.length !== 16) return;
         const key = head.toString('hex');
@@ -125,6 +145,20 @@ export async function startPacedTarget(pace: Pace): Promise<PacedTarget> {
         });
       });
     },
+    finish: async (key, bytes, timeoutMs = 20_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const conn = open.get(key);
+        if (conn && conn.received() >= bytes) {
+          conn.stop();
+          return;
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`target: connection ${key} received ${conn?.received() ?? 0} of ${bytes} bytes within ${timeoutMs} ms`);
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -145,10 +179,17 @@ export interface PacedResult {
 
 /**
  * Drives one connection against a paced target: sends paced chunks until
- * `until()` is true (checked before each chunk), half-closes, reads until the
- * target ends. Fails with the progress made when nothing arrives for `stallMs`.
+ * `until()` is true (checked before each chunk), has the target finish once
+ * it got them all (see the top of this file), reads until the target's end.
+ * Fails with the progress made when nothing arrives for `stallMs`.
  */
-export async function pacedExchange(sock: Duplex, pace: Pace, until: () => boolean, stallMs = 15_000): Promise<PacedResult> {
+export async function pacedExchange(
+  sock: Duplex,
+  target: Pick<PacedTarget, 'finish'>,
+  pace: Pace,
+  until: () => boolean,
+  stallMs = 15_000,
+): Promise<PacedResult> {
   const started = Date.now();
   const key = randomBytes(16);
   const rx = createHash('sha256');
@@ -174,7 +215,7 @@ export async function pacedExchange(sock: Duplex, pace: Pace, until: () => boole
   ended.catch(() => undefined);
   try {
     const sent = await Promise.race([pacedWrite(sock, pace, tx, until, key), stalled]);
-    sock.end();
+    await Promise.race([target.finish(key.toString('hex'), sent), stalled]);
     await Promise.race([ended, stalled]);
     return {
       key: key.toString('hex'),
