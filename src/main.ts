@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * `tunnel --mode=server|agent`: parses the command line, builds the logger
  * and metrics registry, starts the role, logs one `listening` line with the

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Compiled CLI of this build (dist/src/main.js). */
@@ -64,7 +65,7 @@ export function startScript(script: string, args: string[]): Promise<Proc> {
 /** Starts `tunnel` with the given flags and resolves with its `listening` log line. */
 export function startCli(args: string[], name: string): Promise<Proc> {
   const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, name)}`] : [];
-  const child = spawn(process.execPath, [...prof, cliPath, ...args], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...prof, cliPath, ...args], {
     env: { ...process.env, TUNNEL_ALLOW_EPHEMERAL_PORTS: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

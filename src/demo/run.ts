@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDevPki } from '../certs/dev-ca.js';
 import { createHttpAgent, createTunnel } from '../client/index.js';
+import { NODE_FLAGS } from '../cli/node-flags.js';
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
 const say = (msg: string): void => console.log(`[demo] ${msg}`);
@@ -31,7 +32,7 @@ interface Started {
 /** Spawns the CLI and resolves with its `listening` log line. */
 function startRole(name: string, args: string[]): Promise<Started> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, cli, ...args], {
       env: { ...process.env, TUNNEL_ALLOW_EPHEMERAL_PORTS: '1' },
       stdio: ['ignore', 'inherit', 'pipe'],
     });

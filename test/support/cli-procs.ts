@@ -9,6 +9,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import http from 'node:http';
 import type { DevPkiFiles } from '../../src/certs/dev-ca.js';
 import { cliPath } from './paths.js';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 /** One JSON log line of a child (non-JSON lines are kept as level 'raw'). */
 export type LogLine = Record<string, unknown> & { level: string; message: string };
@@ -26,7 +27,7 @@ export class CliProc {
     args: string[],
     env: NodeJS.ProcessEnv = {},
   ) {
-    this.child = spawn(process.execPath, [cliPath, ...args], {
+    this.child = spawn(process.execPath, [...NODE_FLAGS, cliPath, ...args], {
       env: { ...process.env, TUNNEL_ALLOW_EPHEMERAL_PORTS: '1', ...env },
     });
     let buf = '';

@@ -8,6 +8,7 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../support/paths.js';
+import { NODE_FLAGS } from '../../../src/cli/node-flags.js';
 
 interface Instruction {
   op: string;
@@ -104,7 +105,7 @@ describe('Dockerfile', () => {
   it('starts the CLI with an exec-form ENTRYPOINT', () => {
     const entry = ops(final, 'ENTRYPOINT').at(-1)!;
     const argv = JSON.parse(entry) as string[];
-    expect(argv).toEqual(['node', '/app/dist/src/main.js']);
+    expect(argv).toEqual(['node', ...NODE_FLAGS, '/app/dist/src/main.js']);
     expect(ops(final, 'CMD')).toEqual([]);
   });
 
