@@ -100,6 +100,19 @@ export function startCli(args: string[], name: string): Promise<Proc> {
   });
 }
 
+/**
+ * CPU time (user + system) a process has used, in seconds, from
+ * /proc/<pid>/stat (clock ticks of 1/100 s, the Linux default).
+ */
+export function cpuSeconds(pid: number): number {
+  if (pid === process.pid) {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  }
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = /VmRSS:\s+(\d+) kB/.exec(status);

@@ -1,6 +1,7 @@
 /** Bulk throughput: one tunnel down and up, and N tunnels in parallel, beside the TCP relay. */
 import type { BenchEnv, Connector } from '../lib/env.js';
 import { download, median, upload } from '../lib/ops.js';
+import { cpuSeconds } from '../lib/procs.js';
 import type { Row, Sizes } from '../lib/report.js';
 
 async function oneTransfer(connect: Connector, dir: 'down' | 'up', bytes: number, block: Buffer): Promise<number> {
@@ -22,6 +23,27 @@ async function parallel(connect: Connector, n: number, bytesEach: number, block:
   return (n * bytesEach) / (1 << 20) / s;
 }
 
+/**
+ * Runs `run` and returns its figure with the CPU milliseconds per MiB each
+ * named process used meanwhile (the client is this process).
+ */
+async function withCpu(
+  procs: Record<string, number>,
+  mib: number,
+  run: () => Promise<number>,
+): Promise<{ value: number; cpu: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const value = await run();
+  const cpu = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, ((cpuSeconds(pid) - before[k]!) * 1000) / mib]));
+  return { value, cpu };
+}
+
+/** "client 2.0, server 5.1, agent 3.2, target 0.3": medians per process over the runs. */
+function cpuNote(runs: Record<string, number>[]): string {
+  const names = Object.keys(runs[0] ?? {});
+  return names.map((n) => `${n} ${median(runs.map((r) => r[n]!)).toFixed(1)}`).join(', ');
+}
+
 export async function throughput(env: BenchEnv, sz: Sizes): Promise<Row[]> {
   const rows: Row[] = [];
   const cases: [string, (c: Connector) => Promise<number>][] = [
@@ -29,14 +51,24 @@ export async function throughput(env: BenchEnv, sz: Sizes): Promise<Row[]> {
     [`1 tunnel, ${sz.bulkMiB} MiB up`, (c) => oneTransfer(c, 'up', sz.bulkMiB << 20, env.block)],
     [`8 tunnels, ${sz.bulkMiB / 8} MiB down each`, (c) => parallel(c, 8, (sz.bulkMiB << 20) / 8, env.block)],
   ];
+  const pid = (p: { child: { pid?: number } }): number => p.child.pid!;
+  const tunnelProcs = { client: process.pid, server: pid(env.server), agent: pid(env.agent), target: pid(env.target) };
+  const relayProcs = { client: process.pid, relay: pid(env.relay), target: pid(env.target) };
   for (const [name, run] of cases) {
     const base: number[] = [];
     const tun: number[] = [];
+    const baseCpu: Record<string, number>[] = [];
+    const tunCpu: Record<string, number>[] = [];
     for (let i = 0; i < sz.runs; i++) {
-      base.push(await run(env.baseline));
-      tun.push(await run(env.viaUds));
+      const b = await withCpu(relayProcs, sz.bulkMiB, () => run(env.baseline));
+      const t = await withCpu(tunnelProcs, sz.bulkMiB, () => run(env.viaUds));
+      base.push(b.value);
+      baseCpu.push(b.cpu);
+      tun.push(t.value);
+      tunCpu.push(t.cpu);
     }
-    rows.push({ scenario: 'throughput', name, unit: 'MiB/s', tunnel: median(tun), baseline: median(base), higherIsBetter: true, samples: { tunnel: tun, baseline: base } });
+    const note = `CPU ms per MiB: tunnel ${cpuNote(tunCpu)}; relay ${cpuNote(baseCpu)}`;
+    rows.push({ scenario: 'throughput', name, unit: 'MiB/s', tunnel: median(tun), baseline: median(base), higherIsBetter: true, note, samples: { tunnel: tun, baseline: base } });
   }
   return rows;
 }
