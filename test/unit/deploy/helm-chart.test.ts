@@ -11,6 +11,7 @@ import { CliSandbox, FUTURE_FLAGS } from './support/cli-check.js';
 import { deployDir, flagValue, loadFile, podSpecOf, serviceSpec, type K8sObject } from './support/deploy-files.js';
 import { findKubectl, startKubectl, type Kubectl } from './support/kubectl.js';
 import { example, renderObjects, runRender } from './support/render.js';
+import { schemaProblems } from './support/schema.js';
 import { chartDir } from './support/deploy-files.js';
 
 const find = (objects: K8sObject[], kind: string, name: string): K8sObject | undefined =>
@@ -47,6 +48,11 @@ describe.each(CHART_CASES.map((c) => [c.name, c] as const))('chart: %s', (_name,
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(objects.length);
+  });
+
+  it('passes a strict field check against the Kubernetes API types', () => {
+    const found = objects.map((o) => ({ object: `${o.kind}/${o.metadata.name}`, problems: schemaProblems(o) }));
+    expect(found.filter((f) => f.problems.length > 0)).toEqual([]);
   });
 
   it('has no duplicate objects', () => {

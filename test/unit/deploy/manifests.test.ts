@@ -24,6 +24,7 @@ import {
   type K8sObject,
 } from './support/deploy-files.js';
 import { findKubectl, startKubectl, type Kubectl } from './support/kubectl.js';
+import { schemaProblems } from './support/schema.js';
 
 const parseable = yamlFiles().filter((f) => !isHelmTemplate(f));
 const manifests = plainManifestFiles();
@@ -72,6 +73,47 @@ describe('kubectl create --dry-run=client', () => {
     const r = await kubectl.dryRun({ stdin: 'apiVersion: apps/v1\nkind: Deploymnt\nmetadata:\n  name: x\n' });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/no matches for kind "Deploymnt"/);
+  });
+});
+
+describe('strict field check against the Kubernetes API types', () => {
+  it.each(manifests.map((f) => [rel(f), f]))('%s: no unknown fields, every value of its type', (_name, file) => {
+    for (const doc of loadFile(file).docs.filter(isK8sObject)) {
+      expect({ object: `${doc.kind}/${doc.metadata.name}`, problems: schemaProblems(doc) }).toEqual({ object: `${doc.kind}/${doc.metadata.name}`, problems: [] });
+    }
+  });
+
+  it('finds a misspelled field, a number where a string belongs and a map where a list belongs (the check has teeth)', () => {
+    const problems = schemaProblems({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'x', labels: { tier: 1 } },
+      spec: {
+        selector: { matchLabels: { app: 'x' } },
+        template: {
+          metadata: { labels: { app: 'x' } },
+          spec: {
+            containers: [
+              {
+                name: 'c',
+                image: 'i',
+                args: { a: 'b' },
+                securityContext: { readOnlyRootFileSystem: true },
+                resources: { limits: { cpu: 1, memory: '64Mi' } },
+                ports: [{ containerPort: '8080' }],
+              },
+            ],
+          },
+        },
+      },
+    });
+    expect(problems).toEqual([
+      'metadata.labels.tier: expected a string, found number 1',
+      'spec.template.spec.containers[0].args: expected a list, found a map',
+      expect.stringMatching(/^spec\.template\.spec\.containers\[0\]\.securityContext\.readOnlyRootFileSystem: unknown field \(V1SecurityContext has .*readOnlyRootFilesystem/),
+      'spec.template.spec.containers[0].ports[0].containerPort: expected a number, found string "8080"',
+    ]);
+    expect(schemaProblems({ apiVersion: 'apps/v1', kind: 'Deploymnt' })).toEqual(['no API type for apps/v1 Deploymnt']);
   });
 });
 
