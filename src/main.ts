@@ -15,6 +15,7 @@ import type { AgentConfig } from './agent/config.js';
 import { createProcessLogger } from './cli/log-setup.js';
 import { parseCommandLine, type ParsedCommand } from './cli/parse.js';
 import { handleAgentSignals, handleServerSignals } from './cli/signals.js';
+import { guardStdio } from './cli/stdio-guard.js';
 import { describeStartupError, type ListenerFlag } from './cli/startup-errors.js';
 import { UsageError } from './cli/usage-error.js';
 import { wireAgent, wireServer } from './main-wiring.js';
@@ -23,7 +24,19 @@ import { newRegistry } from './observability/metrics.js';
 import type { AgentAuthenticator } from './server/auth/types.js';
 import type { ServerConfig } from './server/config.js';
 
+/** Before the logger exists (help, version, `tunnel ca`): a closed stdout or stderr just ends the process. */
+function quitOnBrokenStdio(): () => void {
+  const quit = (): never => process.exit(1);
+  process.stdout.on('error', quit);
+  process.stderr.on('error', quit);
+  return () => {
+    process.stdout.removeListener('error', quit);
+    process.stderr.removeListener('error', quit);
+  };
+}
+
 async function main(): Promise<void> {
+  const unquit = quitOnBrokenStdio();
   const cmd = readCommandLine();
   if (cmd.mode === 'help' || cmd.mode === 'version') {
     process.stdout.write(`${cmd.text}\n`);
@@ -41,10 +54,18 @@ async function main(): Promise<void> {
   const exit = (code: number): void => {
     void close().finally(() => process.exit(code));
   };
+  // A closed stdout or stderr stops the role and exits 1 (cli/stdio-guard.ts).
+  let stopRole: () => Promise<void> = () => Promise.resolve();
+  unquit();
+  guardStdio({ streams: { stdout: process.stdout, stderr: process.stderr }, logger, stop: () => stopRole(), exit });
   process.on('unhandledRejection', (reason: unknown) => {
     logger.error('unhandled promise rejection', { error: errorText(reason) });
   });
+  let crashed = false;
   process.on('uncaughtException', (err: Error) => {
+    // Once: an exception thrown again while exiting must not log (and maybe throw) in a loop.
+    if (crashed) return;
+    crashed = true;
     logger.error('uncaught exception', { error: errorText(err) });
     exit(1);
   });
@@ -61,8 +82,8 @@ async function main(): Promise<void> {
   for (const w of cmd.warnings) logger.warn(w);
   for (const n of cmd.notices) logger.info(n);
 
-  if (cmd.mode === 'server') await runServer(cmd.config, logger, exit);
-  else await runAgent(cmd.config, logger, exit);
+  const stop = cmd.mode === 'server' ? await runServer(cmd.config, logger, exit) : await runAgent(cmd.config, logger, exit);
+  if (stop) stopRole = stop;
 }
 
 /** The parsed command line; a usage error ends the process with exit code 2 and one line on stderr. */
@@ -78,7 +99,8 @@ function readCommandLine(): ParsedCommand {
   }
 }
 
-async function runServer(config: ServerConfig, logger: Logger, exit: (code: number) => void): Promise<void> {
+/** Starts the server; resolves with how to stop it (undefined when it could not start). */
+async function runServer(config: ServerConfig, logger: Logger, exit: (code: number) => void): Promise<(() => Promise<void>) | undefined> {
   const { TunnelServer } = await import('./server/index.js');
   let addresses;
   let server;
@@ -99,13 +121,15 @@ async function runServer(config: ServerConfig, logger: Logger, exit: (code: numb
     await wiring?.stop();
     logger.error(describeStartupError(err, serverListeners(config)), { code: errorCode(err) });
     exit(1);
-    return;
+    return undefined;
   }
   // Handlers first: whoever reads `listening` may signal at once.
   const started = server;
   const extras = wiring;
-  handleServerSignals({ source: process, logger, exit, shutdown: () => started.shutdown({ graceful: true }).finally(() => extras.stop()) });
+  const shutdown = (): Promise<void> => started.shutdown({ graceful: true }).finally(() => extras.stop());
+  handleServerSignals({ source: process, logger, exit, shutdown });
   logger.info('listening', { ...addresses });
+  return shutdown;
 }
 
 /**
@@ -134,7 +158,8 @@ async function tokenAuthenticator(config: ServerConfig, logger: Logger): Promise
   });
 }
 
-async function runAgent(config: AgentConfig, logger: Logger, exit: (code: number) => void): Promise<void> {
+/** Starts the agent; resolves with how to stop it (undefined when it could not start). */
+async function runAgent(config: AgentConfig, logger: Logger, exit: (code: number) => void): Promise<(() => Promise<void>) | undefined> {
   const { TunnelAgent } = await import('./agent/index.js');
   const registry = newRegistry();
   let addresses;
@@ -154,12 +179,14 @@ async function runAgent(config: AgentConfig, logger: Logger, exit: (code: number
     await wiring?.stop();
     logger.error(describeStartupError(err, agentListeners(config)), { code: errorCode(err) });
     exit(1);
-    return;
+    return undefined;
   }
   const running = agent;
   const extras = wiring;
-  handleAgentSignals({ source: process, logger, exit, drain: () => running.drain(), stop: () => running.stop().finally(() => extras.stop()) });
+  const stop = (): Promise<void> => running.stop().finally(() => extras.stop());
+  handleAgentSignals({ source: process, logger, exit, drain: () => running.drain(), stop });
   logger.info('listening', { ...addresses });
+  return stop;
 }
 
 function serverListeners(c: ServerConfig): ListenerFlag[] {

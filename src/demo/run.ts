@@ -24,19 +24,34 @@ import { NODE_FLAGS } from '../cli/node-flags.js';
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
 const say = (msg: string): void => console.log(`[demo] ${msg}`);
 
-interface Started {
+interface Child {
+  name: string;
   child: ChildProcess;
+  /** Resolves when the child logs a line whose message starts with `prefix`. */
+  logged(prefix: string): Promise<void>;
+}
+
+interface Started extends Child {
   listening: Record<string, unknown>;
 }
 
+/** Every child spawned, so that any way out of the demo stops them. */
+const children: Child[] = [];
+/** Set once the demo is stopping on a signal: nothing new is started. */
+let stopping = false;
+
 /** Spawns the CLI and resolves with its `listening` log line. */
 function startRole(name: string, args: string[]): Promise<Started> {
+  if (stopping) return Promise.reject(new Error('the demo is stopping'));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...NODE_FLAGS, cli, ...args], {
       env: { ...process.env, TUNNEL_ALLOW_EPHEMERAL_PORTS: '1' },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     let buf = '';
+    const waiters: { prefix: string; resolve: () => void }[] = [];
+    const logged = (prefix: string): Promise<void> => new Promise((r) => waiters.push({ prefix, resolve: r }));
+    children.push({ name, child, logged });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${name} did not report listening within 15 s`));
@@ -54,9 +69,11 @@ function startRole(name: string, args: string[]): Promise<Started> {
         } catch {
           rec = undefined;
         }
-        if (rec?.['message'] === 'listening') {
+        const message = typeof rec?.['message'] === 'string' ? rec['message'] : '';
+        for (const w of waiters.filter((x) => message.startsWith(x.prefix))) w.resolve();
+        if (message === 'listening') {
           clearTimeout(timer);
-          resolve({ child, listening: rec });
+          resolve({ name, child, listening: rec!, logged });
         } else if (rec && (rec['level'] === 'error' || rec['level'] === 'warn')) {
           say(`${name}: ${line}`);
         }
@@ -67,6 +84,53 @@ function startRole(name: string, args: string[]): Promise<Started> {
       reject(new Error(`${name} exited early with code ${code}`));
     });
   });
+}
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Stops a child the way an operator would: SIGTERM stops the server; the
+ * agent drains on the first and stops on the second. Two signals sent back
+ * to back can reach the process as one, so the second waits until the agent
+ * has logged that it is draining. SIGKILL after 10 s if it is still there.
+ */
+async function stopRole(s: Child): Promise<void> {
+  const c = s.child;
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill('SIGTERM');
+  if (s.name === 'agent') {
+    await Promise.race([s.logged('draining'), exited, delay(2_000)]);
+    c.kill('SIGTERM');
+  }
+  const kill = setTimeout(() => {
+    say(`${s.name} did not stop within 10 s of SIGTERM; killing it`);
+    c.kill('SIGKILL');
+  }, 10_000);
+  await exited;
+  clearTimeout(kill);
+}
+
+/** Stops every child, the agent before the server. */
+async function stopAll(): Promise<void> {
+  for (const c of [...children].reverse()) await stopRole(c);
+}
+
+/**
+ * Ctrl-C or a SIGTERM to the demo stops its server and agent too (they
+ * would outlive it otherwise), removes its folder and exits 130.
+ */
+function stopChildrenOnSignal(dir: string): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      stopping = true;
+      say(`${sig}: stopping the server and agent`);
+      void stopAll().finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(130);
+      });
+    });
+  }
 }
 
 async function waitReady(port: number, timeoutMs: number): Promise<void> {
@@ -117,7 +181,7 @@ function connectThrough(udsPath: string, target: string): Promise<string> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tunnel-demo-'));
-  const children: ChildProcess[] = [];
+  stopChildrenOnSignal(dir);
   const target = http.createServer((req, res) => {
     res.end(`hello from the managed cluster (you asked for ${req.url})`);
   });
@@ -143,11 +207,10 @@ async function main(): Promise<void> {
       '--health-port=0',
       '--admin-port=0',
     ]);
-    children.push(server.child);
     const l = server.listening;
     say(`server up: frontend on ${uds} and 127.0.0.1:${String(l['frontendPort'])}, agents on :${String(l['agentPort'])}`);
 
-    const agent = await startRole('agent', [
+    await startRole('agent', [
       '--mode=agent',
       '--agent-id=demo-cluster',
       '--agent-identifiers=host=demo-cluster',
@@ -159,7 +222,6 @@ async function main(): Promise<void> {
       '--health-server-port=0',
       '--admin-server-port=0',
     ]);
-    children.push(agent.child);
     await waitReady(Number(l['healthPort']), 15_000);
     say('agent "demo-cluster" connected; server is ready');
 
@@ -177,11 +239,7 @@ async function main(): Promise<void> {
     say(`over HTTP CONNECT (UDS):      ${await connectThrough(uds, targetAddr)}`);
     say('all fetches went through server and agent; stopping');
   } finally {
-    for (const c of children.reverse()) {
-      c.kill('SIGTERM');
-      c.kill('SIGTERM');
-      await new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)));
-    }
+    await stopAll();
     target.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -190,6 +248,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
+    if (stopping) return; // a signal stops the demo: its handler exits once the children are gone
     console.error(`[demo] FAILED: ${(err as Error).message}`);
     process.exit(1);
   },
