@@ -56,5 +56,5 @@ RUN chmod 0755 /app/dist/src/main.js && ln -s /app/dist/src/main.js /usr/local/b
 USER 65532:65532
 # frontend (mTLS), agent port, server health; agent health
 EXPOSE 8090 8091 8092 8093
-# V8 flags as in src/cli/node-flags.ts (the shebang of main.js carries the same).
+# V8 flags of src/cli/node-flags.ts (the server and agent log it when they run without them).
 ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/dist/src/main.js"]

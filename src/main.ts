@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env node
 /**
  * `tunnel --mode=server|agent`: parses the command line, builds the logger
  * and metrics registry, starts the role, logs one `listening` line with the
@@ -13,6 +13,7 @@
 import { hideBin } from 'yargs/helpers';
 import type { AgentConfig } from './agent/config.js';
 import { createProcessLogger } from './cli/log-setup.js';
+import { missingNodeFlags, NODE_FLAGS } from './cli/node-flags.js';
 import { parseCommandLine, type ParsedCommand } from './cli/parse.js';
 import { handleAgentSignals, handleServerSignals } from './cli/signals.js';
 import { guardStdio } from './cli/stdio-guard.js';
@@ -79,6 +80,13 @@ async function main(): Promise<void> {
     if (w.name === 'DeprecationWarning') logger.debug('Node.js warning', fields);
     else logger.warn('Node.js warning', fields);
   });
+  const missing = missingNodeFlags(process.execArgv, process.env['NODE_OPTIONS']);
+  if (missing.length > 0) {
+    logger.info('running without the Node flags the image sets; expect more memory per idle tunnel', {
+      missing: missing.join(' '),
+      fix: `NODE_OPTIONS="${NODE_FLAGS.join(' ')}"`,
+    });
+  }
   for (const w of cmd.warnings) logger.warn(w);
   for (const n of cmd.notices) logger.info(n);
 

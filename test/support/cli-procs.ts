@@ -26,8 +26,10 @@ export class CliProc {
     readonly name: string,
     args: string[],
     env: NodeJS.ProcessEnv = {},
+    /** Node flags before the script: those the image runs with, unless a test wants others. */
+    nodeFlags: readonly string[] = NODE_FLAGS,
   ) {
-    this.child = spawn(process.execPath, [...NODE_FLAGS, cliPath, ...args], {
+    this.child = spawn(process.execPath, [...nodeFlags, cliPath, ...args], {
       env: { ...process.env, TUNNEL_ALLOW_EPHEMERAL_PORTS: '1', ...env },
     });
     let buf = '';
@@ -116,8 +118,8 @@ export class CliProc {
 const started = new Set<CliProc>();
 
 /** Starts the CLI with these arguments (tracked for stopAll()). */
-export function startCli(name: string, args: string[], env?: NodeJS.ProcessEnv): CliProc {
-  const p = new CliProc(name, args, env);
+export function startCli(name: string, args: string[], env?: NodeJS.ProcessEnv, nodeFlags?: readonly string[]): CliProc {
+  const p = new CliProc(name, args, env, nodeFlags);
   started.add(p);
   void p.exited.then(() => started.delete(p));
   return p;

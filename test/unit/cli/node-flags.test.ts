@@ -1,28 +1,32 @@
 /**
- * The V8 flags of src/cli/node-flags.ts reach every way `tunnel` starts:
- * the shebang of the source and of the built entry point (what `tunnel` on
- * PATH runs), and the built file runs through that shebang. The Dockerfile's
- * ENTRYPOINT is checked in test/unit/deploy/dockerfile.test.ts.
+ * The V8 flags of src/cli/node-flags.ts: the entry point starts anywhere
+ * (a plain `#!/usr/bin/env node`, no `env -S` that BusyBox lacks), and a
+ * server or agent started without the flags says so, with the fix. The
+ * Dockerfile's ENTRYPOINT is checked in test/unit/deploy/dockerfile.test.ts;
+ * the CLI tests, demo and benchmarks spawn with NODE_FLAGS.
  */
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { NODE_FLAGS } from '../../../src/cli/node-flags.js';
+import { missingNodeFlags, NODE_FLAGS } from '../../../src/cli/node-flags.js';
+import { startCli, stopAll } from '../../support/cli-procs.js';
 import { cliPath, repoRoot } from '../../support/paths.js';
 
-const shebang = `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`;
 const firstLine = (file: string): string => readFileSync(file, 'utf8').split('\n', 1)[0]!;
+const NOTICE = 'running without the Node flags the image sets; expect more memory per idle tunnel';
+
+afterEach(() => stopAll());
 
 describe('Node flags of the tunnel binary', () => {
   it('caps the young generation (the memory-per-tunnel setting)', () => {
     expect(NODE_FLAGS).toContain('--max-semi-space-size=4');
   });
 
-  it('are in the shebang of src/main.ts and of the built main.js', () => {
-    expect(firstLine(path.join(repoRoot, 'src', 'main.ts'))).toBe(shebang);
-    expect(firstLine(cliPath)).toBe(shebang);
+  it('the entry point has a portable shebang, in the source and built', () => {
+    expect(firstLine(path.join(repoRoot, 'src', 'main.ts'))).toBe('#!/usr/bin/env node');
+    expect(firstLine(cliPath)).toBe('#!/usr/bin/env node');
   });
 
   it('the built main.js runs as an executable through its shebang', async () => {
@@ -32,4 +36,24 @@ describe('Node flags of the tunnel binary', () => {
     const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
     expect(stdout).toContain(pkg.version);
   });
+
+  it('missingNodeFlags: set on the command line or in NODE_OPTIONS (any value, - or _) counts', () => {
+    expect(missingNodeFlags([], undefined)).toEqual(['--max-semi-space-size=4']);
+    expect(missingNodeFlags(['--max-semi-space-size=4'], undefined)).toEqual([]);
+    expect(missingNodeFlags(['--inspect'], '--max-old-space-size=512 --max_semi_space_size=8')).toEqual([]);
+    expect(missingNodeFlags(['--max-old-space-size=512'], '')).toEqual(['--max-semi-space-size=4']);
+  });
+
+  const agentArgs = ['--mode=agent', '--proxy-server-host=127.0.0.1', '--proxy-server-port=1', '--health-server-port=0', '--admin-server-port=0'];
+
+  it('an agent started without them logs which are missing and the NODE_OPTIONS fix; with them, nothing', async () => {
+    const without = startCli('agent', agentArgs, { NODE_OPTIONS: '' }, []);
+    const bare = await without.waitFor((l) => l.message === NOTICE, 'the missing-flags notice');
+    expect(bare).toMatchObject({ level: 'info', missing: '--max-semi-space-size=4', fix: 'NODE_OPTIONS="--max-semi-space-size=4"' });
+    await without.kill();
+
+    const viaEnv = startCli('agent', agentArgs, { NODE_OPTIONS: '--max-semi-space-size=4' }, []);
+    await viaEnv.listening();
+    expect(viaEnv.lines.filter((l) => l.message === NOTICE)).toEqual([]);
+  }, 30_000);
 });
