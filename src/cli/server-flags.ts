@@ -151,7 +151,14 @@ export const SERVER_FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     def: '',
     group: 'tls',
-    doc: 'When set, agents must present a client certificate from this CA bundle. A certificate CN=tunnel-agent:<cluster> may announce only agent id and host=<cluster>; any other CN (e.g. an upstream proxy-agent certificate) is not bound. With --cert-source=csr: more CAs whose agent certificates are accepted besides the tunnel CA.',
+    doc: 'When set, agents must present a client certificate from this CA bundle. A certificate CN=tunnel-agent:<cluster> may announce only agent id and host=<cluster>; any other CN (e.g. an upstream proxy-agent certificate) is not bound unless --bind-agent-id-to-cn. With --cert-source=csr: more CAs whose agent certificates are accepted besides the tunnel CA.',
+  },
+  {
+    name: 'bind-agent-id-to-cn',
+    kind: 'bool',
+    def: 'false',
+    group: 'tls',
+    doc: 'An agent whose client certificate has any other CN may announce only the agent id and host= identifier equal to that CN, so one cluster cannot register as another. Off by default because upstream agents often share one certificate.',
   },
   {
     name: 'cipher-suites',

@@ -63,6 +63,7 @@ export function serverConfigFromFlags(
     clusterCert: str('cluster-cert', d.clusterCert),
     clusterKey: str('cluster-key', d.clusterKey),
     clusterCaCert: str('cluster-ca-cert', d.clusterCaCert),
+    bindAgentIdToCn: values.bool('bind-agent-id-to-cn') ?? d.bindAgentIdToCn,
     healthPort: values.int('health-port') ?? d.healthPort,
     healthBindAddress: str('health-bind-address', d.healthBindAddress),
     adminPort: values.int('admin-port') ?? d.adminPort,
@@ -155,9 +156,14 @@ function checkAgentListener(c: ServerConfig, eph: boolean): void {
   requireFile('cluster-ca-cert', c.clusterCaCert);
 }
 
-/** Upstream's token authentication rules. */
+/** Upstream's token authentication rules; and --bind-agent-id-to-cn needs client certificates to bind. */
 function checkTokenAuth(c: ServerConfig, env: NodeJS.ProcessEnv): void {
   requireFile('kubeconfig', c.kubeconfig);
+  if (c.bindAgentIdToCn && c.clusterCaCert === '' && c.certs?.source !== 'csr') {
+    throw new UsageError(
+      '--bind-agent-id-to-cn binds agents to their client certificates, but none are asked for: set --cluster-ca-cert (or use --cert-source=csr)',
+    );
+  }
   const on = c.agentNamespace !== '' || c.agentServiceAccount !== '' || c.authenticationAudience !== '';
   if (!on) return;
   const flags = '--agent-namespace, --agent-service-account and --authentication-audience';

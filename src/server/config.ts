@@ -59,6 +59,8 @@ export interface ServerConfig {
   clusterKey: string;
   /** When set, agents must present a client certificate signed by it. */
   clusterCaCert: string;
+  /** Bind every client certificate's CN: it may announce only that agent id and host= (tunnel-form CNs are always bound). */
+  bindAgentIdToCn: boolean;
 
   /** /healthz, /readyz, /metrics. -1 = disabled. */
   healthPort: number;

@@ -46,6 +46,7 @@ import { csrExpirationSeconds, MIN_LEAF_LIFETIME_MS } from '../certs/timing.js';
 import { createCsrClient, createSecretStore, createTokenReviewer, loadKubeConfig } from '../kube/index.js';
 import type { Logger } from '../observability/logger.js';
 import { bootstrapTokenRule, certificateOrToken } from './auth/bootstrap-token.js';
+import { mtlsAuthenticatorFor } from './auth/mtls.js';
 import { createTokenAuthenticator } from './auth/token-authenticator.js';
 import type { AgentAuthenticator } from './auth/types.js';
 import type { ServerConfig } from './config.js';
@@ -169,7 +170,7 @@ export async function openCsrServerTls(c: ServerConfig, deps: CsrServerDeps): Pr
       logger: deps.logger,
       extraUsers: bootstrapTokenRule(s.namespace),
     });
-    return { tls, authenticator: certificateOrToken(tokens) };
+    return { tls, authenticator: certificateOrToken(tokens, mtlsAuthenticatorFor({ bindCommonName: c.bindAgentIdToCn })) };
   } catch (err) {
     await close().catch(() => undefined);
     throw err;

@@ -28,6 +28,7 @@ export const SERVER_DEFAULTS: Readonly<ServerConfig> = Object.freeze({
   clusterCert: '',
   clusterKey: '',
   clusterCaCert: '',
+  bindAgentIdToCn: false,
 
   healthPort: 8092,
   healthBindAddress: '',

@@ -16,7 +16,7 @@ import { pullServiceDefinition } from '../transport/pull-service.js';
 import { agentServiceDefinition, proxyServiceDefinition } from '../transport/services.js';
 import { agentServerCredentials } from './agent-credentials.js';
 import { gateAgentTls } from './agent-tls-gate.js';
-import { mtlsAuthenticator } from './auth/mtls.js';
+import { mtlsAuthenticatorFor } from './auth/mtls.js';
 import { allowAllAuthenticator, type AgentAuthenticator } from './auth/types.js';
 import { type Clock, systemClock } from './clock.js';
 import type { ServerConfig } from './config.js';
@@ -175,7 +175,9 @@ export class TunnelServer {
     // Agent listener: always TLS; a new certificate reaches new handshakes (server-tls.ts).
     const certs = (this.tls = this.deps.tls ?? (await openFileServerTls(c, this.log)));
     const creds = agentServerCredentials(certs.agent, { clientCerts: certs.clientCerts, minVersion: c.tlsMinVersion, ciphers: c.cipherSuites });
-    const authenticator = this.deps.authenticator ?? (certs.clientCerts === 'require' ? mtlsAuthenticator : allowAllAuthenticator);
+    const authenticator =
+      this.deps.authenticator ??
+      (certs.clientCerts === 'require' ? mtlsAuthenticatorFor({ bindCommonName: c.bindAgentIdToCn }) : allowAllAuthenticator);
     this.agentServer = new grpc.Server(agentServerOptions(c, this.limits));
     tuneGrpcServer(this.agentServer, AGENT_LISTENER_H2);
     // A presented certificate that does not verify is refused right after the handshake (csr mode), and logged (both modes).

@@ -48,7 +48,7 @@ async function agentCert(cn: string): Promise<{ cert: string; key: string }> {
   return { cert: `${base}.crt`, key: `${base}.key` };
 }
 
-async function startServer(o: { tokens?: boolean } = {}): Promise<{ server: TunnelServer; agentPort: number }> {
+async function startServer(o: { tokens?: boolean; bindAgentIdToCn?: boolean } = {}): Promise<{ server: TunnelServer; agentPort: number }> {
   const config: ServerConfig = defaultServerConfig({
     udsName: path.join(dir, `fe-${++n}.sock`),
     serverPort: 0,
@@ -60,6 +60,7 @@ async function startServer(o: { tokens?: boolean } = {}): Promise<{ server: Tunn
     healthPort: -1,
     adminPort: -1,
     allowEphemeralPorts: true,
+    bindAgentIdToCn: o.bindAgentIdToCn ?? false,
   });
   let extra: { tls?: Awaited<ReturnType<typeof openFileServerTls>>; authenticator?: AgentAuthenticator } = {};
   if (o.tokens) {
@@ -154,6 +155,37 @@ describe('a certificate of another form (an upstream proxy-agent certificate)', 
     const { agent } = await startAgent(agentPort, { agentID: 'node-17', agentIdentifiers: 'host=anything', agentCert: files.cert, agentKey: files.key });
     await until(() => agent.ready, 10_000, 'agent connected');
     expect(server.stats().agents).toBe(1);
+  });
+});
+
+describe('--bind-agent-id-to-cn: a certificate of another form binds to its own CN', () => {
+  it('connects with the agent id and host equal to its CN', async () => {
+    const { server, agentPort } = await startServer({ bindAgentIdToCn: true });
+    const files = await agentCert('cluster-c');
+    const { agent } = await startAgent(agentPort, { agentID: 'cluster-c', agentIdentifiers: 'host=cluster-c', agentCert: files.cert, agentKey: files.key });
+    await until(() => agent.ready, 10_000, 'agent connected');
+    expect(server.stats().agents).toBe(1);
+  });
+
+  it('is refused when it announces another agent id, or another host', async () => {
+    const { server, agentPort } = await startServer({ bindAgentIdToCn: true });
+    const files = await agentCert('cluster-c');
+    const other = await startAgent(agentPort, { agentID: 'cluster-d', agentCert: files.cert, agentKey: files.key });
+    expect(await refusal(other.records)).toBe(
+      'server refused the connection (PermissionDenied): agent ID "cluster-d" is not allowed for identity "cluster-c"',
+    );
+    const host = await startAgent(agentPort, { agentID: 'cluster-c', agentIdentifiers: 'host=cluster-d', agentCert: files.cert, agentKey: files.key });
+    expect(await refusal(host.records)).toBe(
+      'server refused the connection (PermissionDenied): host identifier "cluster-d" not allowed for identity "cluster-c"',
+    );
+    expect(server.stats().agents).toBe(0);
+  });
+
+  it('leaves tunnel-form certificates bound to their cluster, not to the whole CN', async () => {
+    const { agentPort } = await startServer({ bindAgentIdToCn: true });
+    const files = await agentCert('tunnel-agent:cluster-a');
+    const { agent } = await startAgent(agentPort, { agentID: 'cluster-a', agentIdentifiers: 'host=cluster-a', agentCert: files.cert, agentKey: files.key });
+    await until(() => agent.ready, 10_000, 'agent connected');
   });
 });
 

@@ -308,6 +308,7 @@ export function testServerConfig(pki: { caCert: string; serverCert: string; serv
     clusterCert: pki.serverCert,
     clusterKey: pki.serverKey,
     clusterCaCert: pki.caCert,
+    bindAgentIdToCn: false,
     healthPort: -1,
     healthBindAddress: '127.0.0.1',
     adminPort: -1,

@@ -33,11 +33,14 @@ export function bootstrapTokenRule(namespace: string): TokenUserRule {
   };
 }
 
-/** The certificate when the agent presented a verified one, else `tokens`; neither is refused saying both ways in. */
-export function certificateOrToken(tokens: AgentAuthenticator): AgentAuthenticator {
+/**
+ * The certificate (through `certificates`) when the agent presented a
+ * verified one, else `tokens`; neither is refused saying both ways in.
+ */
+export function certificateOrToken(tokens: AgentAuthenticator, certificates: AgentAuthenticator = mtlsAuthenticator): AgentAuthenticator {
   return {
     authenticate(ctx) {
-      if (ctx.peerCertificate?.subject) return mtlsAuthenticator.authenticate(ctx);
+      if (ctx.peerCertificate?.subject) return certificates.authenticate(ctx);
       if (ctx.authorization.length === 0) {
         return Promise.reject(
           new AgentAuthError(

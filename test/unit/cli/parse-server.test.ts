@@ -340,3 +340,17 @@ describe('tunnel --mode=server: other checks', () => {
     expect(refusal([...tcpServer(), '--proxy-server-host=x'])).toMatch(/flag --proxy-server-host is an agent flag; it is not accepted with --mode=server/);
   });
 });
+
+describe('--bind-agent-id-to-cn', () => {
+  it('is off by default (upstream agents often share one certificate) and turns on as a Go bool', () => {
+    expect(server(tcpServer()).config.bindAgentIdToCn).toBe(false);
+    expect(server([...tcpServer(), `--cluster-ca-cert=${files.ca}`, '--bind-agent-id-to-cn']).config.bindAgentIdToCn).toBe(true);
+    expect(server([...tcpServer(), '--bind-agent-id-to-cn=false']).config.bindAgentIdToCn).toBe(false);
+  });
+
+  it('is refused without client certificates to bind, naming what to set', () => {
+    expect(refusal([...tcpServer(), '--bind-agent-id-to-cn'])).toBe(
+      '--bind-agent-id-to-cn binds agents to their client certificates, but none are asked for: set --cluster-ca-cert (or use --cert-source=csr)',
+    );
+  });
+});
