@@ -185,7 +185,7 @@ describe('every upstream flag name is accepted', () => {
     const certsAndHooks = [...SERVER_CERT_FLAGS, ...SERVER_HOOK_FLAGS, ...AGENT_CERT_FLAGS, ...AGENT_HOOK_FLAGS].map((f) => f.name);
     const ours = ['help', 'version', 'log-level', 'log-format', ...certsAndHooks];
     const pull = (flags: readonly { name: string }[]) => flags.map((f) => f.name);
-    const server = new Set([...UPSTREAM_SERVER_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours, ...pull(SERVER_PULL_FLAGS)]);
+    const server = new Set([...UPSTREAM_SERVER_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours, 'bind-agent-id-to-cn', ...pull(SERVER_PULL_FLAGS)]);
     const agent = new Set([...UPSTREAM_AGENT_FLAGS.map(([f]) => f), ...KLOG_FLAGS.map(([f]) => f), ...ours, 'mode', 'dial-alias', ...pull(AGENT_PULL_FLAGS)]);
     expect(roleFlags('server').map((f) => f.name).filter((n) => !server.has(n))).toEqual([]);
     expect(roleFlags('agent').map((f) => f.name).filter((n) => !agent.has(n))).toEqual([]);
