@@ -204,6 +204,8 @@ async function main(): Promise<void> {
       `--cluster-cert=${pki.serverCert}`,
       `--cluster-key=${pki.serverKey}`,
       `--cluster-ca-cert=${pki.caCert}`,
+      // The agent's certificate (CN=demo-cluster) may announce only agent id and host= demo-cluster.
+      '--bind-agent-id-to-cn',
       '--health-port=0',
       '--admin-port=0',
     ]);
