@@ -11,14 +11,8 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { runCa } from '../support/ca-cli.js';
-import { eventually, httpGet, startCli, stopAll, type CliProc } from '../support/cli-procs.js';
+import { eventually, startCli, stopAll, type CliProc, adminAgents as agents } from '../support/cli-procs.js';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.js';
-
-interface AgentView {
-  id: string;
-  identity: string;
-  authMethod: string;
-}
 
 let dir: string;
 let fake: FakeKube;
@@ -35,11 +29,6 @@ afterAll(async () => {
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function agents(adminPort: number): Promise<AgentView[]> {
-  const r = await httpGet(adminPort, '/agents');
-  return (JSON.parse(r.body) as { agents: AgentView[] }).agents;
-}
 
 const secretText = (key: string): string => {
   const s = fake.store.mustGet('secrets', 'kube-system', 'tunnel-ca') as unknown as { data: Record<string, string> };

@@ -17,14 +17,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type CliProc, type LogLine, eventually, httpGet, startCli, stopAll } from '../support/cli-procs.js';
+import { type CliProc, type LogLine, eventually, startCli, stopAll, adminAgents as agents } from '../support/cli-procs.js';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.js';
-
-interface AgentView {
-  id: string;
-  identity: string;
-  authMethod: string;
-}
 
 const SHORT = { TUNNEL_ALLOW_SHORT_CERT_LIFETIME: '1' };
 const LIFETIME = '6s';
@@ -47,11 +41,6 @@ afterAll(async () => {
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function agents(adminPort: number): Promise<AgentView[]> {
-  const r = await httpGet(adminPort, '/agents');
-  return (JSON.parse(r.body) as { agents: AgentView[] }).agents;
-}
 
 const obtained = (p: CliProc): LogLine[] => p.lines.filter((l) => l.message === 'obtained a new certificate');
 const renewalFailures = (p: CliProc): LogLine[] => p.lines.filter((l) => l.message === 'could not obtain a certificate; will retry');

@@ -12,21 +12,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createTunnel } from '../../src/client/index.js';
-import { type CliProc, type LogLine, eventually, httpGet, startCli, stopAll } from '../support/cli-procs.js';
+import { type CliProc, type LogLine, eventually, startCli, stopAll, adminAgents as agents, type AdminAgentView as AgentView } from '../support/cli-procs.js';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.js';
 import { pacedExchange, startPacedTarget, type PacedTarget } from '../support/paced-transfer.js';
-
-interface StreamView {
-  peer: string;
-  identity: string;
-  connectedSeconds: number;
-}
-interface AgentView {
-  id: string;
-  identity: string;
-  authMethod: string;
-  streams: StreamView[];
-}
 
 const SHORT = { TUNNEL_ALLOW_SHORT_CERT_LIFETIME: '1' };
 const LIFETIME = '6s';
@@ -50,11 +38,6 @@ afterAll(async () => {
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function agents(adminPort: number): Promise<AgentView[]> {
-  const r = await httpGet(adminPort, '/agents');
-  return (JSON.parse(r.body) as { agents: AgentView[] }).agents;
-}
 
 const obtained = (p: CliProc): LogLine[] => p.lines.filter((l) => l.message === 'obtained a new certificate');
 const connects = (p: CliProc): LogLine[] => p.lines.filter((l) => l.message === 'connected to proxy server');

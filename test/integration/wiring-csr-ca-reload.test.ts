@@ -11,14 +11,8 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { DevCA } from '../../src/certs/dev-ca.js';
-import { eventually, httpGet, startCli, stopAll } from '../support/cli-procs.js';
+import { type CliProc, eventually, startCli, stopAll, adminAgents as agents } from '../support/cli-procs.js';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.js';
-
-interface AgentView {
-  id: string;
-  identity: string;
-  authMethod: string;
-}
 
 let dir: string;
 let fake: FakeKube;
@@ -36,25 +30,25 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function agents(adminPort: number): Promise<AgentView[]> {
-  const r = await httpGet(adminPort, '/agents');
-  return (JSON.parse(r.body) as { agents: AgentView[] }).agents;
+/** A CLI server in csr mode against the fake API; `suffix` keeps its socket and certificate folder apart. */
+function startCsrServer(suffix: string): CliProc {
+  const serverKubeconfig = fake.writeKubeconfig({ token: fake.issueToken('kube-system', 'tunnel-server', { expirationSeconds: 3600 }) });
+  return startCli('server', [
+    '--mode=server',
+    `--uds-name=${path.join(dir, `frontend${suffix}.sock`)}`,
+    '--agent-port=0',
+    '--agent-bind-address=127.0.0.1',
+    '--health-port=0',
+    '--admin-port=0',
+    '--cert-source=csr',
+    `--kubeconfig=${serverKubeconfig}`,
+    `--cert-dir=${path.join(dir, `server-certs${suffix}`)}`,
+  ]);
 }
 
 describe('--cert-source=csr agent, --ca-cert rewritten on disk', () => {
   it('a bundle without the server\'s CA fails every handshake; with the CA added to the file, the same agent connects without a restart', async () => {
-    const serverKubeconfig = fake.writeKubeconfig({ token: fake.issueToken('kube-system', 'tunnel-server', { expirationSeconds: 3600 }) });
-    const server = startCli('server', [
-      '--mode=server',
-      `--uds-name=${path.join(dir, 'frontend.sock')}`,
-      '--agent-port=0',
-      '--agent-bind-address=127.0.0.1',
-      '--health-port=0',
-      '--admin-port=0',
-      '--cert-source=csr',
-      `--kubeconfig=${serverKubeconfig}`,
-      `--cert-dir=${path.join(dir, 'server-certs')}`,
-    ]);
+    const server = startCsrServer('');
     const listening = await server.listening();
     const adminPort = listening['adminPort'] as number;
     const secret = fake.store.get('secrets', 'kube-system', 'tunnel-ca') as unknown as { data: Record<string, string> };
@@ -111,18 +105,7 @@ describe('--cert-source=csr agent, --ca-cert rewritten on disk', () => {
   }, 60_000);
 
   it('a rewritten bundle that holds no certificate is refused and the previous one kept', async () => {
-    const serverKubeconfig = fake.writeKubeconfig({ token: fake.issueToken('kube-system', 'tunnel-server', { expirationSeconds: 3600 }) });
-    const server = startCli('server', [
-      '--mode=server',
-      `--uds-name=${path.join(dir, 'frontend2.sock')}`,
-      '--agent-port=0',
-      '--agent-bind-address=127.0.0.1',
-      '--health-port=0',
-      '--admin-port=0',
-      '--cert-source=csr',
-      `--kubeconfig=${serverKubeconfig}`,
-      `--cert-dir=${path.join(dir, 'server-certs2')}`,
-    ]);
+    const server = startCsrServer('2');
     const listening = await server.listening();
     const adminPort = listening['adminPort'] as number;
     const secret = fake.store.get('secrets', 'kube-system', 'tunnel-ca') as unknown as { data: Record<string, string> };

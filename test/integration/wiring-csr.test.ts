@@ -13,14 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createTunnel } from '../../src/client/index.js';
 import { EchoTarget } from '../support/agent-peers.js';
-import { type CliProc, eventually, httpGet, startCli, stopAll } from '../support/cli-procs.js';
+import { type CliProc, eventually, httpGet, startCli, stopAll, adminAgents as agents } from '../support/cli-procs.js';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.js';
-
-interface AgentView {
-  id: string;
-  identity: string;
-  authMethod: string;
-}
 
 let dir: string;
 let fake: FakeKube;
@@ -40,11 +34,6 @@ afterAll(async () => {
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function agents(adminPort: number): Promise<AgentView[]> {
-  const r = await httpGet(adminPort, '/agents');
-  return (JSON.parse(r.body) as { agents: AgentView[] }).agents;
-}
 
 function startAgent(agentPort: number, files: { ca: string; token: string }): CliProc {
   return startCli('agent', [

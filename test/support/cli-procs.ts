@@ -269,10 +269,26 @@ export async function serverCounts(s: CliServer): Promise<ServerCounts> {
   return JSON.parse(r.body) as ServerCounts;
 }
 
+/** One agent in the server's admin /agents view. */
+export interface AdminAgentView {
+  id: string;
+  identity: string;
+  authMethod: string;
+  draining: boolean;
+  connections: number;
+  pendingDials: number;
+  streams: { peer: string; identity: string; connectedSeconds: number }[];
+}
+
+/** The server's admin /agents view, from its admin port. */
+export async function adminAgents(adminPort: number): Promise<AdminAgentView[]> {
+  const r = await httpGet(adminPort, '/agents');
+  return (JSON.parse(r.body) as { agents: AdminAgentView[] }).agents;
+}
+
 /** The server's admin /agents view. */
-export async function serverAgents(s: CliServer): Promise<{ id: string; draining: boolean; connections: number; pendingDials: number }[]> {
-  const r = await httpGet(s.adminPort, '/agents');
-  return (JSON.parse(r.body) as { agents: { id: string; draining: boolean; connections: number; pendingDials: number }[] }).agents;
+export function serverAgents(s: CliServer): Promise<AdminAgentView[]> {
+  return adminAgents(s.adminPort);
 }
 
 /** What the agent's admin /connections view holds. */

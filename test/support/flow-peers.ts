@@ -26,6 +26,7 @@ import { agentServiceDefinition, MD } from '../../src/transport/services.js';
 import { FakeAgentStream } from './agent-peers.js';
 import { httpGet, metricSum } from './cli-procs.js';
 import { testServerConfig } from './server-peers.js';
+import { drainOrClose } from '../../src/transport/drain.js';
 
 export const MiB = 1024 * 1024;
 
@@ -268,17 +269,7 @@ export async function startSink(): Promise<{ address: string; conns: SinkConn[];
   };
 }
 
-export function drainOrClose(s: Duplex): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      s.off('drain', done);
-      s.off('close', done);
-      resolve();
-    };
-    s.on('drain', done);
-    s.on('close', done);
-  });
-}
+export { drainOrClose };
 
 /** Reads a socket to its end; resolves with the byte count and SHA-256. */
 export function readAll(sock: Duplex): Promise<{ bytes: number; sha: string }> {

@@ -41,6 +41,31 @@ interface Advertised {
   connectionWindow: number;
 }
 
+/**
+ * A raw HTTP/2 server on `uds` that records what its first client advertised
+ * (SETTINGS and connection window, read after a ping round trip).
+ */
+async function rawH2Server(uds: string): Promise<{ seen: Promise<Advertised>; close(): Promise<void> }> {
+  const raw = http2.createServer();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const seen = new Promise<Advertised>((resolve) => {
+    raw.on('session', (s) => {
+      sessions.add(s);
+      s.once('remoteSettings', () => {
+        s.ping(() => resolve({ streamWindow: s.remoteSettings.initialWindowSize, connectionWindow: s.state.remoteWindowSize ?? -1 }));
+      });
+    });
+  });
+  await new Promise<void>((r) => raw.listen(uds, r));
+  return {
+    seen,
+    close: async () => {
+      for (const s of sessions) s.destroy();
+      await new Promise((r) => raw.close(r));
+    },
+  };
+}
+
 /** Connects a raw HTTP/2 client with the agent's certificate and reads what the server advertised. */
 async function advertisedBy(port: number): Promise<Advertised> {
   return readAdvertised(
@@ -165,21 +190,11 @@ describe('HTTP/2 windows of the frontend', () => {
 describe('HTTP/2 window of the agent\'s server connections', () => {
   it('a channel with agentChannelOptions advertises FLOW_CONTROL_WINDOW, the small side, per stream and for the connection', async () => {
     const uds = path.join(dir, 'raw-agent-h2.sock');
-    const raw = http2.createServer();
-    const seen = new Promise<Advertised>((resolve) => {
-      raw.on('session', (s) => {
-        s.once('remoteSettings', () => {
-          s.ping(() => resolve({ streamWindow: s.remoteSettings.initialWindowSize, connectionWindow: s.state.remoteWindowSize ?? -1 }));
-        });
-      });
-    });
-    await new Promise<void>((r) => raw.listen(uds, r));
-    const sessions = new Set<http2.ServerHttp2Session>();
-    raw.on('session', (s) => sessions.add(s));
+    const raw = await rawH2Server(uds);
     const client = new grpc.Client(`unix:${uds}`, grpc.credentials.createInsecure(), agentChannelOptions({ keepaliveTimeMs: 60_000 }));
     try {
       client.waitForReady(Date.now() + 10_000, () => undefined);
-      const got = await seen;
+      const got = await raw.seen;
       expect(got.streamWindow).toBe(FLOW_CONTROL_WINDOW);
       expect(got.connectionWindow).toBe(FLOW_CONTROL_WINDOW);
       // The small side of the Connect connection (the agent port has the large one).
@@ -187,8 +202,7 @@ describe('HTTP/2 window of the agent\'s server connections', () => {
       expect(AGENT_LISTENER_H2.connectionWindow).toBeGreaterThan(SMALL_SIDE_MAX);
     } finally {
       client.close();
-      for (const s of sessions) s.destroy();
-      await new Promise((r) => raw.close(r));
+      await raw.close();
     }
   });
 });
@@ -196,21 +210,11 @@ describe('HTTP/2 window of the agent\'s server connections', () => {
 describe('HTTP/2 window of the client library\'s channel', () => {
   it('createTunnel advertises CHANNEL_FLOW_CONTROL_WINDOW per stream and for the connection', async () => {
     const uds = path.join(dir, 'raw-h2.sock');
-    const raw = http2.createServer();
-    const seen = new Promise<Advertised>((resolve) => {
-      raw.on('session', (s) => {
-        s.once('remoteSettings', () => {
-          s.ping(() => resolve({ streamWindow: s.remoteSettings.initialWindowSize, connectionWindow: s.state.remoteWindowSize ?? -1 }));
-        });
-      });
-    });
-    await new Promise<void>((r) => raw.listen(uds, r));
-    const sessions = new Set<http2.ServerHttp2Session>();
-    raw.on('session', (s) => sessions.add(s));
+    const raw = await rawH2Server(uds);
     try {
       const tunnel = await createTunnel({ uds });
       try {
-        const got = await seen;
+        const got = await raw.seen;
         expect(CHANNEL_FLOW_CONTROL_WINDOW).toBeGreaterThan(65_535);
         expect(got.streamWindow).toBe(CHANNEL_FLOW_CONTROL_WINDOW);
         expect(got.connectionWindow).toBe(CHANNEL_FLOW_CONTROL_WINDOW);
@@ -218,8 +222,7 @@ describe('HTTP/2 window of the client library\'s channel', () => {
         await tunnel.close();
       }
     } finally {
-      for (const s of sessions) s.destroy();
-      await new Promise((r) => raw.close(r));
+      await raw.close();
     }
   });
 });
