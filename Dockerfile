@@ -57,4 +57,4 @@ USER 65532:65532
 # frontend (mTLS), agent port, server health; agent health
 EXPOSE 8090 8091 8092 8093
 # V8 flags of src/cli/node-flags.ts (the server and agent log it when they run without them).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/dist/src/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--initial-old-space-size=64", "/app/dist/src/main.js"]

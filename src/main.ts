@@ -82,9 +82,9 @@ async function main(): Promise<void> {
   });
   const missing = missingNodeFlags(process.execArgv, process.env['NODE_OPTIONS']);
   if (missing.length > 0) {
-    logger.info('running without the Node flags the image sets; expect more memory per idle tunnel', {
+    logger.info('running without the Node flags the image sets; expect more memory per idle tunnel and slower bulk transfers', {
       missing: missing.join(' '),
-      fix: `NODE_OPTIONS="${NODE_FLAGS.join(' ')}"`,
+      fix: `start it as: node ${NODE_FLAGS.join(' ')} ${process.argv[1] ?? 'dist/src/main.js'} ... (Node does not take --initial-old-space-size from NODE_OPTIONS)`,
     });
   }
   for (const w of cmd.warnings) logger.warn(w);
