@@ -123,7 +123,7 @@ describe('benchmark suite, smoke mode', () => {
     const sz = SIZES.smoke;
     // Rows per scenario (scenario label → count), in the order they ran.
     const expected: Record<keyof typeof SCENARIOS, [string, number]> = {
-      throughput: ['throughput', 3],
+      throughput: ['throughput', 5],
       latency: ['latency', 2],
       dials: ['dial rate', 8],
       memory: ['memory', 3 + 3 * sz.idleTunnels.length],
@@ -139,6 +139,11 @@ describe('benchmark suite, smoke mode', () => {
       expect([what, Number.isFinite(r.tunnel) && Number.isFinite(r.baseline)]).toEqual([what, true]);
       // Memory differences (signed rows) may be zero or negative on either side: a process can give memory back.
       if (!r.signed) expect([what, r.tunnel > 0 && r.baseline > 0]).toEqual([what, true]);
+    }
+    // Bulk transfers go through both frontends, both ways.
+    for (const dir of ['down', 'up']) {
+      expect(rows.map((r) => r.name)).toContain(`1 tunnel, ${sz.bulkMiB} MiB ${dir}`);
+      expect(rows.map((r) => r.name)).toContain(`1 tunnel, ${sz.bulkMiB} MiB ${dir}, HTTP CONNECT`);
     }
     // The dial rows are single-use tunnels over both frontends at both concurrencies.
     for (const c of [8, 32]) {
