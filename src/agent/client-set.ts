@@ -56,6 +56,8 @@ export interface ServerConnectionInfo {
   pendingDials: number;
   /** True when the server confirmed per-connection flow control on this stream (FLOW-CONTROL.md). */
   flowControl: boolean;
+  /** True once the server attached the Downlink stream (server→agent bytes on a second connection). */
+  downlink: boolean;
   endpointConnections: EndpointConnInfo[];
 }
 
@@ -174,6 +176,7 @@ export class ClientSet {
       connectedAt: new Date(e.connectedAt).toISOString(),
       pendingDials: e.session.stats().pendingDials,
       flowControl: e.session.flowControlled,
+      downlink: e.session.downlink,
       endpointConnections: e.session.connections(),
     }));
   }

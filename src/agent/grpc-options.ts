@@ -45,6 +45,18 @@ export function agentChannelOptions(config: Pick<AgentConfig, 'keepaliveTimeMs'>
   };
 }
 
+/**
+ * Receive window of the Downlink channel (flow.proto, step 4): the agent
+ * sends nothing there, so it can receive with a window as large as the
+ * server's for the Connect stream without the two-way stall.
+ */
+export const DOWNLINK_FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+
+/** Channel options for the Downlink stream's own connection: as Connect's, with a large receive window. */
+export function downlinkChannelOptions(config: Pick<AgentConfig, 'keepaliveTimeMs'>): grpc.ChannelOptions {
+  return { ...agentChannelOptions(config), 'grpc-node.flow_control_window': DOWNLINK_FLOW_CONTROL_WINDOW };
+}
+
 /** The TLS files of the agent, read from disk. */
 export interface AgentTlsFiles {
   ca?: Buffer;

@@ -12,7 +12,7 @@ import type { AgentClock } from './clock.js';
 import { acceptFlow, type AgentFlow, announceFlow } from './flow-negotiation.js';
 import type { AgentConfig } from './config.js';
 import { AgentError, ServerRefusedError } from './errors.js';
-import { agentChannelOptions, agentCredentials, grpcCodeName, readTlsFiles } from './grpc-options.js';
+import { agentChannelOptions, agentCredentials, downlinkChannelOptions, grpcCodeName, readTlsFiles } from './grpc-options.js';
 import { FLOW_WINDOW_BYTES } from './limits.js';
 import type { ServerTarget } from './server-target.js';
 
@@ -54,6 +54,8 @@ export interface GrpcConnectorOptions {
   credentials?: grpc.ChannelCredentials;
   /** Our receive window per connection, announced for flow control; 0: not announced. Default FLOW_WINDOW_BYTES. */
   flowWindowBytes?: number;
+  /** Offer the Downlink stream, a second connection for server→agent bytes (flow.proto, step 4). Default true. */
+  downlink?: boolean;
 }
 
 const passThrough = (b: Buffer): Buffer => b;
@@ -63,7 +65,8 @@ export function grpcConnector(o: GrpcConnectorOptions): ServerConnector {
   return async (target, signal) => {
     const md = await connectMetadata(o.config);
     const flowWindow = o.flowWindowBytes ?? FLOW_WINDOW_BYTES;
-    announceFlow(md, flowWindow);
+    const offerDownlink = o.downlink ?? true;
+    announceFlow(md, flowWindow, offerDownlink);
     const creds = o.credentials ?? agentCredentials(readTlsFiles(o.config));
     const client = new grpc.Client(target.address, creds, agentChannelOptions(o.config));
     const call = client.makeBidiStreamRequest<Buffer, Buffer>(CONNECT_PATH, passThrough, passThrough, md, {});
@@ -89,7 +92,12 @@ export function grpcConnector(o: GrpcConnectorOptions): ServerConnector {
       throw e;
     }
     const stream = new GrpcPacketStream(call, 'client');
-    const flow = acceptFlow(client, headers, flowWindow);
+    // Only with a single replica: behind a balancer in front of several, the second connection would
+    // mostly reach another one (refused), and with a round-robin balancer it would also take the
+    // turn that the agent's next Connect needs to reach the replica it lacks.
+    const downlinkClient =
+      offerDownlink && serverCount === 1 ? () => new grpc.Client(target.address, creds, downlinkChannelOptions(o.config)) : undefined;
+    const flow = acceptFlow(client, headers, flowWindow, downlinkClient);
     let closed = false;
     return {
       serverID,

@@ -61,6 +61,7 @@ export class StreamSession implements SessionContext {
   private readonly flow: AgentFlow | undefined;
   private counter = 0n;
   private isClosed = false;
+  private downlinkAttached = false;
   private serving: Promise<string> | undefined;
 
   constructor(o: StreamSessionOptions) {
@@ -78,6 +79,11 @@ export class StreamSession implements SessionContext {
   /** True when the server confirmed per-connection flow control. */
   get flowControlled(): boolean {
     return this.flow !== undefined;
+  }
+
+  /** True once the server attached the Downlink stream (a second connection for server→agent bytes). */
+  get downlink(): boolean {
+    return this.downlinkAttached;
   }
 
   get closed(): boolean {
@@ -116,8 +122,30 @@ export class StreamSession implements SessionContext {
         }
       });
     }
+    if (!this.serving && this.flow?.downlink) void this.flow.downlink.then((d) => this.serveDownlink(d));
     this.serving ??= this.receiveLoop();
     return this.serving;
+  }
+
+  /** Reads the Downlink stream once attached; losing it closes this stream (its connections' bytes were on it). */
+  private async serveDownlink(d: PacketStream | string): Promise<void> {
+    if (typeof d === 'string') {
+      if (!this.isClosed) {
+        this.log.info('server-to-agent bytes stay on the Connect stream: the second connection was refused', { reason: d });
+      }
+      return;
+    }
+    if (this.isClosed) {
+      d.close();
+      return;
+    }
+    this.downlinkAttached = true;
+    this.log.debug('server-to-agent bytes of new connections use a second connection (Downlink)');
+    const why = await this.readPackets(d, 'Downlink stream ended by server');
+    if (!this.isClosed) {
+      this.log.warn('Downlink stream lost; closing the server stream', { reason: why });
+      this.close(`Downlink: ${why}`);
+    }
   }
 
   nextConnectID(): bigint {
@@ -178,10 +206,18 @@ export class StreamSession implements SessionContext {
   }
 
   private async receiveLoop(): Promise<string> {
-    let why = 'stream ended by server';
+    const why = await this.readPackets(this.stream, 'stream ended by server');
+    if (!this.stream.closed) this.stream.close();
+    this.shutdown(why);
+    return why;
+  }
+
+  /** Dispatches the packets of `stream` until it ends; resolves with why (never rejects). */
+  private async readPackets(stream: PacketStream, endedWhy: string): Promise<string> {
+    let why = endedWhy;
     const debug = this.log.isDebugEnabled();
     try {
-      for await (const p of this.stream) {
+      for await (const p of stream) {
         this.metrics.stream.packet('to_agent', p.type); // upstream's segment for server→agent
         if (debug) this.log.debug('packet from server', { type: packetTypeName(p.type) });
         try {
@@ -206,8 +242,6 @@ export class StreamSession implements SessionContext {
         why = `stream error: ${(e as Error).message}`;
       }
     }
-    if (!this.stream.closed) this.stream.close();
-    this.shutdown(why);
     return why;
   }
 

@@ -79,6 +79,7 @@ const onCloseRsp: Handler<typeof PacketType.CLOSE_RSP> = (r, b, p) => {
     return;
   }
   r.unestablish(s);
+  b.closedByAgent(p.closeResponse.connectID);
   s.state = 'done';
   r.deliver(s, p);
 };

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../observability/logger.js';
 import type { StreamMetrics } from '../observability/metrics.js';
-import type { AgentIdentifiers, Packet } from '../protocol/index.js';
+import { type AgentIdentifiers, type Packet, PacketType } from '../protocol/index.js';
 import type { FlowLink } from '../transport/flow-control.js';
 import type { PacketStream } from '../transport/packet-stream.js';
 import type { AgentIdentity } from './auth/types.js';
@@ -50,6 +50,14 @@ export class Backend {
   readonly pendingDials = new Set<PendingDial>();
   private readonly metrics: StreamMetrics;
   private drainWait: Promise<void> | undefined;
+  /**
+   * The agent's Downlink stream, once attached (flow-streams.ts): the DATA
+   * and CLOSE_REQ of connections established from then on go there, so a
+   * connection's packets never change streams (and stay in order).
+   */
+  private downlinkStream: PacketStream | undefined;
+  /** Connections whose server→agent packets go on the Downlink stream. */
+  private readonly onDownlink = new Set<bigint>();
 
   constructor(init: BackendInit) {
     this.seq = init.seq;
@@ -64,6 +72,26 @@ export class Backend {
     this.flow = init.flow;
   }
 
+  /** True once the agent's Downlink stream is attached. */
+  get downlink(): boolean {
+    return this.downlinkStream !== undefined;
+  }
+
+  /** Connections established from now on send their server→agent packets on `stream`. */
+  attachDownlink(stream: PacketStream): void {
+    this.downlinkStream ??= stream;
+  }
+
+  /** A connection is established: it takes the Downlink stream if one is attached. */
+  established(connectID: bigint): void {
+    if (this.downlinkStream) this.onDownlink.add(connectID);
+  }
+
+  /** The agent closed a connection (CLOSE_RSP): nothing more is sent for it. */
+  closedByAgent(connectID: bigint): void {
+    this.onDownlink.delete(connectID);
+  }
+
   /** Writes a packet to the agent. False: the stream is full (wait for drained()) or closed. */
   send(p: Packet): boolean {
     if (this.stream.closed) {
@@ -71,14 +99,25 @@ export class Backend {
       return false;
     }
     this.metrics.packet('to_agent', p.type);
+    const down = this.downlinkStream;
+    if (down && this.onDownlink.size > 0) {
+      if (p.type === PacketType.DATA && this.onDownlink.has(p.data.connectID)) return down.write(p);
+      if (p.type === PacketType.CLOSE_REQ && this.onDownlink.delete(p.closeRequest.connectID)) {
+        // The connection's last packet from us; it follows its DATA on the same stream.
+        return down.write(p);
+      }
+    }
     return this.stream.write(p);
   }
 
-  /** One shared wait for the agent stream to take more (many clients may wait at once). */
+  /** One shared wait until the agent's streams take more (many clients may wait at once). */
   drained(): Promise<void> {
-    this.drainWait ??= this.stream.drained().finally(() => {
-      this.drainWait = undefined;
-    });
+    const down = this.downlinkStream;
+    this.drainWait ??= (down ? Promise.all([this.stream.drained(), down.drained()]) : this.stream.drained())
+      .then(() => undefined)
+      .finally(() => {
+        this.drainWait = undefined;
+      });
     return this.drainWait;
   }
 }

@@ -11,6 +11,7 @@ import type { FlowLink } from '../transport/flow-control.js';
 import { GrpcPacketStream, type PacketStream } from '../transport/packet-stream.js';
 import { MD } from '../transport/services.js';
 import { AgentAuthError, type AgentAuthenticator, type AgentIdentity } from './auth/types.js';
+import type { Backend } from './backend.js';
 import type { FlowStreams } from './flow-streams.js';
 import type { Relay } from './relay.js';
 
@@ -123,7 +124,7 @@ async function serveConnect(call: grpc.ServerDuplexStream<Buffer, Buffer>, deps:
   for (const [k, v] of Object.entries(flow?.headers ?? {})) header.set(k, v);
   call.sendMetadata(header);
   try {
-    await serveAgentStream(stream, deps, { agentID, identifiersText, identifiers, identity }, flow?.link);
+    await serveAgentStream(stream, deps, { agentID, identifiersText, identifiers, identity }, flow?.link, flow ? (b) => flow.bindBackend(b) : undefined);
   } finally {
     flow?.release();
   }
@@ -147,11 +148,14 @@ export async function serveAgentStream(
   deps: Pick<ConnectHandlerDeps, 'relay' | 'logger' | 'metrics' | 'events'>,
   who: AgentStreamOwner,
   flow?: FlowLink,
+  /** Called with the registered backend (the Downlink stream attaches to it). */
+  onBackend?: (b: Backend) => void,
 ): Promise<void> {
   const { metrics, relay } = deps;
   const log = deps.logger.child({ agentID: who.agentID });
   metrics.grpcConnections.inc({ service_method: 'Connect' });
   const backend = relay.addBackend({ ...who, stream, logger: log, ...(flow ? { flow } : {}) });
+  onBackend?.(backend);
   log.info('agent connected', {
     peer: stream.peer,
     flowControl: flow !== undefined,

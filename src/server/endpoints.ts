@@ -65,6 +65,8 @@ export interface AgentView {
     pendingDials: number;
     /** True when per-connection flow control was negotiated on this stream (FLOW-CONTROL.md). */
     flowControl: boolean;
+    /** True once the agent's Downlink stream (its second connection, for server→agent bytes) is attached. */
+    downlink: boolean;
   }[];
   connections: number;
   pendingDials: number;
@@ -92,6 +94,7 @@ export function agentsView(registry: BackendRegistry, clock: Clock): AgentView[]
       connections: b.connections.size,
       pendingDials: b.pendingDials.size,
       flowControl: b.flow !== undefined,
+      downlink: b.downlink,
     }));
     out.push({
       id,

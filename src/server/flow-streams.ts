@@ -4,6 +4,13 @@
  * its response headers; the agent's FlowService.Credits call names that token
  * and carries the grants both ways. A Connect stream whose Credits stream
  * does not arrive in time, or ends, is closed (the agent reconnects).
+ *
+ * When the agent also announces `tunnel-flow-downlink`, it may open
+ * FlowService.Downlink with the same token on a connection of its own: the
+ * server then sends the DATA and CLOSE_REQ of connections established after
+ * it arrived there (Backend.attachDownlink). It is optional (behind a load
+ * balancer it may reach another replica, which answers NOT_FOUND); once
+ * attached, its end closes the Connect stream like the Credits stream's.
  */
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -12,7 +19,8 @@ import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { FlowLink } from '../transport/flow-control.js';
 import { decodeGrants, FLOW_MD, FLOW_SCHEME, FlowWireError, parseWindow } from '../transport/flow-wire.js';
-import { serverMessages } from '../transport/packet-stream.js';
+import { GrpcPacketStream, type PacketStream, serverMessages } from '../transport/packet-stream.js';
+import type { Backend } from './backend.js';
 import type { Clock, TimerHandle } from './clock.js';
 
 /** What FlowStreams needs. */
@@ -24,6 +32,8 @@ export interface FlowStreamsDeps {
   windowBytes: number;
   /** How long a negotiated Connect stream waits for its Credits stream. */
   attachTimeoutMs: number;
+  /** Offer the Downlink stream to agents that announce it (default true). */
+  downlink?: boolean;
 }
 
 /** A negotiated Connect stream. */
@@ -31,8 +41,10 @@ export interface NegotiatedFlow {
   link: FlowLink;
   /** Response headers to add to Connect's. */
   headers: Record<string, string>;
-  /** The Connect stream is gone: forget the token, end the Credits stream. Idempotent. */
+  /** The Connect stream is gone: forget the token, end the Credits and Downlink streams. Idempotent. */
   release(): void;
+  /** The Connect stream's backend: it gets the Downlink stream once (or as soon as) it is attached. */
+  bindBackend(b: Backend): void;
 }
 
 interface Entry {
@@ -41,6 +53,10 @@ interface Entry {
   fail(why: string): void;
   timer: TimerHandle | undefined;
   call: grpc.ServerDuplexStream<Buffer, Buffer> | undefined;
+  /** The agent announced Downlink and we offered it. */
+  downlinkOffered: boolean;
+  downlink: PacketStream | undefined;
+  backend: Backend | undefined;
 }
 
 /** Flow-controlled Connect streams of one server, by token. */
@@ -73,7 +89,9 @@ export class FlowStreams {
     }
     const token = randomBytes(16).toString('hex');
     const link = new FlowLink({ sendWindow: peerWindow, receiveWindow: this.deps.windowBytes });
-    const entry: Entry = { link, fail, timer: undefined, call: undefined };
+    const downlinkOffered =
+      this.deps.downlink !== false && md.get(FLOW_MD.downlink).some((v) => String(v).trim() === '1');
+    const entry: Entry = { link, fail, timer: undefined, call: undefined, downlinkOffered, downlink: undefined, backend: undefined };
     entry.timer = this.deps.clock.setTimeout(() => {
       entry.timer = undefined;
       fail(`no ${FLOW_MD.stream} Credits stream within ${this.deps.attachTimeoutMs} ms`);
@@ -85,9 +103,52 @@ export class FlowStreams {
         [FLOW_MD.control]: FLOW_SCHEME,
         [FLOW_MD.window]: String(this.deps.windowBytes),
         [FLOW_MD.stream]: token,
+        ...(downlinkOffered ? { [FLOW_MD.downlink]: '1' } : {}),
       },
       release: () => this.release(token, entry),
+      bindBackend: (b) => {
+        entry.backend = b;
+        if (entry.downlink) b.attachDownlink(entry.downlink);
+      },
     };
+  }
+
+  /** The grpc-js handler of FlowService.Downlink. */
+  downlinkHandler(): grpc.handleBidiStreamingCall<Buffer, Buffer> {
+    return (call) => this.attachDownlink(call);
+  }
+
+  private attachDownlink(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    call.on('error', () => undefined);
+    const token = call.metadata.get(FLOW_MD.stream).map(String)[0] ?? '';
+    const entry = this.entries.get(token);
+    if (!entry || !entry.downlinkOffered || entry.downlink) {
+      // Not an attack by itself: behind a load balancer the agent's second connection may reach another replica.
+      this.deps.logger.debug('Downlink stream for an unknown Connect stream refused', { peer: safePeer(call) });
+      call.emit('error', { code: grpc.status.NOT_FOUND, details: `no Connect stream here waits for a Downlink with this ${FLOW_MD.stream} token` });
+      return;
+    }
+    const stream = new GrpcPacketStream(call, 'server');
+    entry.downlink = stream;
+    call.sendMetadata(new grpc.Metadata());
+    entry.backend?.attachDownlink(stream);
+    void this.watchDownlink(stream, entry);
+  }
+
+  /** The agent sends nothing on Downlink: any message breaks the protocol; its end ends Connect. */
+  private async watchDownlink(stream: PacketStream, entry: Entry): Promise<void> {
+    let why = 'the Downlink stream ended';
+    try {
+      for await (const p of stream) {
+        this.deps.metrics.badInput.inc({ source: 'agent', reason: 'flow_stream' });
+        why = `the agent sent a packet (type ${p.type}) on its Downlink stream`;
+        stream.close({ code: grpc.status.INVALID_ARGUMENT, message: 'the Downlink stream carries no messages from the agent' });
+        break;
+      }
+    } catch (e) {
+      why = `the Downlink stream failed: ${(e as Error).message}`;
+    }
+    if (!entry.link.closed) entry.fail(why);
   }
 
   /** The grpc-js handler of FlowService.Credits. */
@@ -141,6 +202,7 @@ export class FlowStreams {
     entry.link.close();
     const call = entry.call;
     if (call && !call.writableEnded && !call.destroyed) call.end();
+    entry.downlink?.close();
   }
 }
 

@@ -62,6 +62,8 @@ export interface ServerLimits {
   flowWindowBytes: number;
   /** A flow-controlled Connect stream whose Credits stream has not arrived within this is closed. */
   flowAttachTimeoutMs: number;
+  /** Offer agents the Downlink stream (proto/tunnel/v1/flow.proto, step 4). */
+  flowDownlink: boolean;
 }
 
 /** The defaults. */
@@ -77,6 +79,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   agentMinPingIntervalMs: 30_000,
   flowWindowBytes: 1024 * 1024,
   flowAttachTimeoutMs: 10_000,
+  flowDownlink: true,
 });
 
 /** Upstream ReadHeaderTimeout of the HTTP CONNECT frontend: default of ServerConfig.httpConnectHeaderTimeoutMs. */

@@ -201,6 +201,7 @@ export class Relay {
       s.outbox.tolerateSlowReader();
     }
     backend.connections.set(connectID, s);
+    backend.established(connectID);
     this.establishedCount++;
     this.metrics.establishedConnections.set(this.establishedCount);
   }

@@ -142,6 +142,7 @@ export class TunnelServer {
       clock: this.clock,
       windowBytes: this.limits.flowWindowBytes,
       attachTimeoutMs: this.limits.flowAttachTimeoutMs,
+      downlink: this.limits.flowDownlink,
     });
     this.relay = new Relay({
       logger: this.log,
@@ -199,7 +200,7 @@ export class TunnelServer {
         flow: this.flow,
       }),
     });
-    this.agentServer.addService(flowServiceDefinition, { Credits: this.flow.creditsHandler() });
+    this.agentServer.addService(flowServiceDefinition, { Credits: this.flow.creditsHandler(), Downlink: this.flow.downlinkHandler() });
     this.agentServer.addService(pullServiceDefinition, this.pull.handlers(authenticator));
     const agentPort = await bind(this.agentServer, c.agentBindAddress, port('agent port', c.agentPort), creds);
 

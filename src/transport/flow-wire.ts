@@ -11,6 +11,8 @@ import { bidi } from './services.js';
 export const FLOW_SERVICE = 'tunnel.v1.FlowService';
 /** One Credits stream per flow-controlled Connect stream. */
 export const CREDITS_PATH = `/${FLOW_SERVICE}/Credits`;
+/** Server→agent packets of a flow-controlled Connect stream, on a connection of their own (flow.proto, step 4). */
+export const DOWNLINK_PATH = `/${FLOW_SERVICE}/Downlink`;
 
 /** Metadata keys of the negotiation (lowercase on the wire). */
 export const FLOW_MD = {
@@ -18,8 +20,10 @@ export const FLOW_MD = {
   control: 'tunnel-flow-control',
   /** Agent request and server response: the sender's receive window per connection, decimal bytes. */
   window: 'tunnel-flow-window',
-  /** Server response, then the agent's Credits request: names the Connect stream. */
+  /** Server response, then the agent's Credits and Downlink requests: names the Connect stream. */
   stream: 'tunnel-flow-stream',
+  /** Agent request and server response: `1` when the side supports the Downlink stream. */
+  downlink: 'tunnel-flow-downlink',
 } as const;
 
 /** The one scheme this version speaks. */
@@ -32,6 +36,7 @@ export const MAX_FLOW_WINDOW = 64 * 1024 * 1024;
 /** FlowService with pass-through Buffers: batches are decoded by decodeGrants. */
 export const flowServiceDefinition = {
   Credits: bidi(CREDITS_PATH, 'credits'),
+  Downlink: bidi(DOWNLINK_PATH, 'downlink'),
 } satisfies grpc.ServiceDefinition;
 
 /** More credit for one connection. */

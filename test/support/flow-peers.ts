@@ -106,8 +106,8 @@ export async function serverConnections(adminPort: number): Promise<ServerConnVi
 }
 
 /** The server's /agents streams, flattened. */
-export async function serverStreams(adminPort: number): Promise<{ flowControl: boolean; connections: number }[]> {
-  const v = await adminJSON<{ agents: { streams: { flowControl: boolean; connections: number }[] }[] }>(adminPort, '/agents');
+export async function serverStreams(adminPort: number): Promise<{ flowControl: boolean; downlink: boolean; connections: number }[]> {
+  const v = await adminJSON<{ agents: { streams: { flowControl: boolean; downlink: boolean; connections: number }[] }[] }>(adminPort, '/agents');
   return v.agents.flatMap((a) => a.streams);
 }
 
@@ -115,6 +115,7 @@ export async function serverStreams(adminPort: number): Promise<{ flowControl: b
 export interface AgentStreamView {
   serverID: string;
   flowControl: boolean;
+  downlink: boolean;
   endpointConnections: { connectID: string; address: string; queuedBytes: number; queuedPackets: number }[];
 }
 export async function agentStreams(adminPort: number): Promise<AgentStreamView[]> {

@@ -18,8 +18,20 @@ export interface BackendCounts {
   refused: number;
 }
 
+/** One forwarded connection, in the order they came. */
+export interface ForwardedLink {
+  backend: number;
+  /** Bytes from the client (the agent) to the backend, and back. */
+  toBackend: number;
+  toClient: number;
+  /** Cuts the connection (both sides). */
+  destroy(): void;
+}
+
 /** A round-robin TCP forwarder to backend ports on 127.0.0.1. */
 export class TcpBalancer {
+  /** Every connection forwarded since start, in order. */
+  readonly links: ForwardedLink[] = [];
   private list: number[];
   private next = 0;
   private readonly sockets = new Set<net.Socket>();
@@ -121,6 +133,18 @@ export class TcpBalancer {
       if (connected) c.open--;
       else c.refused++;
     });
+    const link: ForwardedLink = {
+      backend: port,
+      toBackend: 0,
+      toClient: 0,
+      destroy: () => {
+        client.destroy();
+        upstream.destroy();
+      },
+    };
+    this.links.push(link);
+    client.on('data', (b: Buffer) => (link.toBackend += b.length));
+    upstream.on('data', (b: Buffer) => (link.toClient += b.length));
     client.pipe(upstream);
     upstream.pipe(client);
   }

@@ -13,6 +13,7 @@ import protobuf from 'protobufjs';
 import { FlowLink } from '../../../src/transport/flow-control.js';
 import {
   CREDITS_PATH,
+  DOWNLINK_PATH,
   decodeGrants,
   encodeGrants,
   FLOW_MD,
@@ -192,7 +193,20 @@ describe('flow wire format against proto/tunnel/v1/flow.proto', () => {
     for (const t of [Req, Rsp]) {
       expect(Object.values(t.fields).map((f) => [f.name, f.id, f.type, f.repeated])).toEqual([['grants', 1, 'Grant', true]]);
     }
-    expect(FLOW_MD).toEqual({ control: 'tunnel-flow-control', window: 'tunnel-flow-window', stream: 'tunnel-flow-stream' });
+    const d = svc.methods['Downlink']!;
+    expect(`/${svc.fullName.slice(1)}/${d.name}`).toBe(DOWNLINK_PATH);
+    expect(d.requestStream && d.responseStream).toBe(true);
+    expect(d.requestType).toBe('DownlinkRequest');
+    // The agent receives konnectivity Packets on it, the codec of every other stream.
+    expect(d.responseType).toBe('Packet');
+    expect(d.resolvedResponseType?.fullName).toBe('.Packet');
+    expect(Object.keys(root.lookupType('tunnel.v1.DownlinkRequest').fields)).toEqual([]);
+    expect(FLOW_MD).toEqual({
+      control: 'tunnel-flow-control',
+      window: 'tunnel-flow-window',
+      stream: 'tunnel-flow-stream',
+      downlink: 'tunnel-flow-downlink',
+    });
     expect(FLOW_SCHEME).toBe('credits-v1');
   });
 
