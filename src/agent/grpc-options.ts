@@ -20,6 +20,8 @@ import type { AgentConfig } from './config.js';
  * through the agent are the bulk), and when both sides of a Node-to-Node
  * connection have windows larger than the sockets buffer, traffic in both
  * directions at once can stall the connection for good (transport/h2-tuning.ts).
+ * Server-to-agent bulk bytes take the Downlink connection instead, when there
+ * is one (DOWNLINK_FLOW_CONTROL_WINDOW below, transport/FLOW-CONTROL.md).
  */
 export const FLOW_CONTROL_WINDOW = 65_535;
 /** Largest packet accepted from a server: grpc-go's default, as upstream servers assume. */
