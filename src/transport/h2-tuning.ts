@@ -55,6 +55,50 @@ interface Hookable {
 
 /** Applies `t` to every HTTP/2 connection `server` accepts from now on. */
 export function tuneGrpcServer(server: grpc.Server, t: H2Tuning): void {
+  hookHttp2Servers(server, (h2) => {
+    h2.updateSettings({ initialWindowSize: t.streamWindow });
+    h2.on('session', (session: http2.Http2Session) => tuneSession(session, t));
+  });
+}
+
+/**
+ * Applies `t` to a connection of `server` once its first request's headers
+ * satisfy `alwaysReads`: for peers known to keep reading while they write
+ * (grpc-go), with which a large receive window on our side cannot stall the
+ * connection. Other connections keep Node's 64 KiB. The change goes out as a
+ * SETTINGS frame (stream window, existing streams included) and a
+ * WINDOW_UPDATE (connection window) right after that request arrived.
+ */
+export function tuneGrpcServerFor(
+  server: grpc.Server,
+  t: H2Tuning,
+  alwaysReads: (headers: http2.IncomingHttpHeaders) => boolean,
+): void {
+  const seen = new WeakSet<http2.Http2Session>();
+  hookHttp2Servers(server, (h2) => {
+    h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      const session = stream.session;
+      if (!session || seen.has(session)) return;
+      seen.add(session);
+      if (!alwaysReads(headers) || session.destroyed) return;
+      try {
+        session.settings({ initialWindowSize: t.streamWindow });
+        session.setLocalWindowSize(t.connectionWindow);
+      } catch {
+        // The session is being torn down; nothing to tune.
+      }
+    });
+  });
+}
+
+/** grpc-go's user agent (`grpc-go/1.62.1`, possibly after an application's own): kube-apiserver, upstream clients. */
+export function isGrpcGo(headers: http2.IncomingHttpHeaders): boolean {
+  const ua = headers['user-agent'];
+  return typeof ua === 'string' && /(^|\s)grpc-go\/\d/.test(ua);
+}
+
+/** Calls `tune` on every Node HTTP/2 server `server` creates from now on. */
+function hookHttp2Servers(server: grpc.Server, tune: (h2: Http2AnyServer) => void): void {
   const s = server as unknown as Hookable;
   const create = s.createHttp2Server;
   if (typeof create !== 'function') {
@@ -62,8 +106,7 @@ export function tuneGrpcServer(server: grpc.Server, t: H2Tuning): void {
   }
   s.createHttp2Server = function (this: unknown, creds: grpc.ServerCredentials): Http2AnyServer {
     const h2 = create.call(this, creds);
-    h2.updateSettings({ initialWindowSize: t.streamWindow });
-    h2.on('session', (session: http2.Http2Session) => tuneSession(session, t));
+    tune(h2);
     return h2;
   };
 }

@@ -21,7 +21,8 @@ import { CHANNEL_FLOW_CONTROL_WINDOW } from '../../../src/client/defaults.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { newRegistry } from '../../../src/observability/metrics.js';
 import { agentChannelOptions, FLOW_CONTROL_WINDOW } from '../../../src/agent/grpc-options.js';
-import { AGENT_LISTENER_H2 } from '../../../src/server/grpc-options.js';
+import { AGENT_LISTENER_H2, FRONTEND_GO_CLIENT_H2 } from '../../../src/server/grpc-options.js';
+import { isGrpcGo } from '../../../src/transport/h2-tuning.js';
 import { TunnelServer } from '../../../src/server/index.js';
 import { testServerConfig } from '../../support/server-peers.js';
 
@@ -84,20 +85,26 @@ async function advertisedBy(port: number): Promise<Advertised> {
  * Node's session then sends the tuned SETTINGS and WINDOW_UPDATE. So: open a
  * stream, wait for that second SETTINGS, then read.
  */
-async function advertisedOnUds(socketPath: string): Promise<Advertised> {
+async function advertisedOnUds(socketPath: string, userAgent?: string, settingsFrames = 2): Promise<Advertised> {
   const session = http2.connect('http://localhost', { createConnection: () => net.connect(socketPath) });
   let settings = 0;
   const second = new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no SETTINGS from Node\'s HTTP/2 session after the first request')), 5_000);
+    const t = setTimeout(() => reject(new Error(`not ${settingsFrames} SETTINGS frames from the server after the first request`)), 5_000);
     session.on('remoteSettings', () => {
-      if (++settings === 2) {
+      if (++settings === settingsFrames) {
         clearTimeout(t);
         resolve();
       }
     });
     session.once('error', reject);
   });
-  const req = session.request({ ':method': 'POST', ':path': '/ProxyService/Proxy', 'content-type': 'application/grpc', te: 'trailers' });
+  const req = session.request({
+    ':method': 'POST',
+    ':path': '/ProxyService/Proxy',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    ...(userAgent ? { 'user-agent': userAgent } : {}),
+  });
   req.on('error', () => undefined);
   try {
     await second;
@@ -181,9 +188,37 @@ describe('HTTP/2 windows of the frontend', () => {
       expect(got.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
       expect(got.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
       expect(CHANNEL_FLOW_CONTROL_WINDOW).toBeGreaterThan(SMALL_SIDE_MAX);
+      // Our own client library's user agent is a Node client too: small.
+      const node = await advertisedOnUds(uds, 'grpc-node-js/1.14.7');
+      expect(node.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
+      expect(node.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
     } finally {
       await server.shutdown({ graceful: false });
     }
+  });
+
+  it('a grpc-go client (kube-apiserver, by its user agent) gets FRONTEND_GO_CLIENT_H2 after its first request', async () => {
+    const uds = path.join(dir, 'fe-go.sock');
+    const server = new TunnelServer(testServerConfig(pki, { udsName: uds, tcpFrontend: false }), {
+      logger: silentLogger(),
+      registry: newRegistry(false),
+    });
+    await server.start();
+    try {
+      const got = await advertisedOnUds(uds, 'grpc-go/1.62.1', 3);
+      expect(got.streamWindow).toBe(FRONTEND_GO_CLIENT_H2.streamWindow);
+      expect(got.connectionWindow).toBe(FRONTEND_GO_CLIENT_H2.connectionWindow);
+    } finally {
+      await server.shutdown({ graceful: false });
+    }
+  });
+
+  it('isGrpcGo: grpc-go alone or after an application\'s user agent; not grpc-node-js nor a look-alike', () => {
+    expect(isGrpcGo({ 'user-agent': 'grpc-go/1.62.1' })).toBe(true);
+    expect(isGrpcGo({ 'user-agent': 'kube-apiserver/v1.30.0 grpc-go/1.58.3' })).toBe(true);
+    expect(isGrpcGo({ 'user-agent': 'grpc-node-js/1.14.7' })).toBe(false);
+    expect(isGrpcGo({ 'user-agent': 'not-grpc-go/1.0' })).toBe(false);
+    expect(isGrpcGo({})).toBe(false);
   });
 });
 
