@@ -12,7 +12,7 @@ import { GrpcPacketStream, type PacketStream } from '../transport/packet-stream.
 import { MD } from '../transport/services.js';
 import { AgentAuthError, type AgentAuthenticator, type AgentIdentity } from './auth/types.js';
 import type { Backend } from './backend.js';
-import type { FlowStreams } from './flow-streams.js';
+import { type FlowStreams, peerFingerprint } from './flow-streams.js';
 import type { Relay } from './relay.js';
 
 /** What the Connect handler needs. */
@@ -117,10 +117,14 @@ async function serveConnect(call: grpc.ServerDuplexStream<Buffer, Buffer>, deps:
   const header = new grpc.Metadata();
   header.set(MD.serverID, deps.serverID);
   header.set(MD.serverCount, String(deps.serverCount()));
-  const flow = deps.flow?.negotiate(md, (why) => {
-    logger.warn('closing a flow-controlled agent stream', { agentID, peer: stream.peer, reason: why });
-    stream.close({ code: grpc.status.UNAVAILABLE, message: why });
-  });
+  const flow = deps.flow?.negotiate(
+    md,
+    (why) => {
+      logger.warn('closing a flow-controlled agent stream', { agentID, peer: stream.peer, reason: why });
+      stream.close({ code: grpc.status.UNAVAILABLE, message: why });
+    },
+    peerFingerprint(call),
+  );
   for (const [k, v] of Object.entries(flow?.headers ?? {})) header.set(k, v);
   call.sendMetadata(header);
   try {

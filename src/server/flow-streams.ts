@@ -57,6 +57,8 @@ interface Entry {
   downlinkOffered: boolean;
   downlink: PacketStream | undefined;
   backend: Backend | undefined;
+  /** SHA-256 fingerprint of the client certificate Connect came with: the Downlink must come with the same. */
+  peerCertificate?: string;
 }
 
 /** Flow-controlled Connect streams of one server, by token. */
@@ -75,7 +77,7 @@ export class FlowStreams {
    * ask (an upstream agent) or flow control is off; else the link and headers.
    * `fail` must close the Connect stream.
    */
-  negotiate(md: grpc.Metadata, fail: (why: string) => void): NegotiatedFlow | undefined {
+  negotiate(md: grpc.Metadata, fail: (why: string) => void, peerCertificate?: string): NegotiatedFlow | undefined {
     if (this.deps.windowBytes <= 0) return undefined;
     const schemes = md.get(FLOW_MD.control).flatMap((v) => String(v).split(',').map((x) => x.trim()));
     if (!schemes.includes(FLOW_SCHEME)) return undefined;
@@ -91,7 +93,16 @@ export class FlowStreams {
     const link = new FlowLink({ sendWindow: peerWindow, receiveWindow: this.deps.windowBytes });
     const downlinkOffered =
       this.deps.downlink !== false && md.get(FLOW_MD.downlink).some((v) => String(v).trim() === '1');
-    const entry: Entry = { link, fail, timer: undefined, call: undefined, downlinkOffered, downlink: undefined, backend: undefined };
+    const entry: Entry = {
+      link,
+      fail,
+      timer: undefined,
+      call: undefined,
+      downlinkOffered,
+      downlink: undefined,
+      backend: undefined,
+      ...(peerCertificate ? { peerCertificate } : {}),
+    };
     entry.timer = this.deps.clock.setTimeout(() => {
       entry.timer = undefined;
       fail(`no ${FLOW_MD.stream} Credits stream within ${this.deps.attachTimeoutMs} ms`);
@@ -126,6 +137,13 @@ export class FlowStreams {
       // Not an attack by itself: behind a load balancer the agent's second connection may reach another replica.
       this.deps.logger.debug('Downlink stream for an unknown Connect stream refused', { peer: safePeer(call) });
       call.emit('error', { code: grpc.status.NOT_FOUND, details: `no Connect stream here waits for a Downlink with this ${FLOW_MD.stream} token` });
+      return;
+    }
+    const cert = peerFingerprint(call);
+    if (entry.peerCertificate !== undefined && cert !== entry.peerCertificate) {
+      this.deps.metrics.badInput.inc({ source: 'agent', reason: 'flow_stream' });
+      this.deps.logger.warn('Downlink stream refused: not the client certificate of its Connect stream', { peer: safePeer(call) });
+      call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: 'the Downlink stream must come with the client certificate of its Connect stream' });
       return;
     }
     const stream = new GrpcPacketStream(call, 'server');
@@ -211,5 +229,14 @@ function safePeer(call: grpc.ServerDuplexStream<Buffer, Buffer>): string {
     return call.getPeer();
   } catch {
     return 'unknown';
+  }
+}
+
+/** SHA-256 fingerprint of a call's TLS client certificate, if it has one. */
+export function peerFingerprint(call: Pick<grpc.ServerDuplexStream<Buffer, Buffer>, 'getAuthContext'>): string | undefined {
+  try {
+    return call.getAuthContext()?.sslPeerCertificate?.fingerprint256 || undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type DevPkiFiles, writeDevPki } from '../../src/certs/dev-ca.js';
@@ -150,6 +150,45 @@ describe('Downlink', () => {
     expect(r.got).toBe(r.sent);
   }, 60_000);
 
+  it('a Downlink stream must come with the client certificate of its Connect stream (PERMISSION_DENIED otherwise)', async () => {
+    const s = await server();
+    const ta = new TestAgent({
+      agentPort: s.agentPort,
+      tls: { caCert: pki.caCert, cert: pki.agentCert, key: pki.agentKey },
+      agentID: 'cluster-a',
+      metadata: { [FLOW_MD.control]: FLOW_SCHEME, [FLOW_MD.window]: String(MiB), [FLOW_MD.downlink]: '1' },
+    });
+    cleanup.push(() => ta.close());
+    const token = (await ta.headers).get(FLOW_MD.stream).map(String)[0]!;
+    expect(token).toMatch(/^[0-9a-f]{32}$/);
+    // Another client certificate of the same CA, which knows the token.
+    const other = new grpc.Client(
+      `localhost:${s.agentPort}`,
+      grpc.credentials.createSsl(readFileSync(pki.caCert), readFileSync(pki.clientKey), readFileSync(pki.clientCert)),
+    );
+    cleanup.push(() => other.close());
+    const refused = await openDownlink(other, token);
+    expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(refused.details).toContain('client certificate');
+    // The agent's own certificate, on a second channel as our agent does: attached (headers come).
+    const own = new grpc.Client(
+      `localhost:${s.agentPort}`,
+      grpc.credentials.createSsl(readFileSync(pki.caCert), readFileSync(pki.agentKey), readFileSync(pki.agentCert)),
+      { 'grpc.use_local_subchannel_pool': 1 },
+    );
+    cleanup.push(() => own.close());
+    const md = new grpc.Metadata();
+    md.set(FLOW_MD.stream, token);
+    const call = own.makeBidiStreamRequest<Buffer, Buffer>(DOWNLINK_PATH, (b: Buffer) => b, (b: Buffer) => b, md);
+    call.on('error', () => undefined);
+    cleanup.push(() => call.cancel());
+    await new Promise<void>((resolve, reject) => {
+      call.once('metadata', () => resolve());
+      call.once('status', (st: grpc.StatusObject) => reject(new Error(`refused: ${st.code} ${st.details}`)));
+    });
+    await waitFor(() => serverStreams(s.adminPort), (v) => v.length === 1 && v[0]!.downlink, 'Downlink attached');
+  });
+
   it('a Downlink stream naming a token the server does not know is refused NOT_FOUND', async () => {
     const s = await server();
     const ta = new TestAgent({
@@ -173,3 +212,15 @@ describe('Downlink', () => {
     expect(status.details).toContain(FLOW_MD.stream);
   });
 });
+
+/** Opens FlowService.Downlink on `client` with `token`; resolves with its final status. */
+function openDownlink(client: grpc.Client, token: string): Promise<grpc.StatusObject> {
+  const md = new grpc.Metadata();
+  md.set(FLOW_MD.stream, token);
+  const id = (b: Buffer): Buffer => b;
+  const call = client.makeBidiStreamRequest<Buffer, Buffer>(DOWNLINK_PATH, id, id, md);
+  call.on('error', () => undefined);
+  call.on('data', () => undefined);
+  cleanup.push(() => call.cancel());
+  return new Promise((r) => call.once('status', r));
+}
