@@ -4,6 +4,7 @@
  * `serverid`/`servercount`, registers the stream and serves its packets.
  */
 import * as grpc from '@grpc/grpc-js';
+import type tls from 'node:tls';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { type AgentIdentifiers, parseIdentifiers, ProtocolError, TEXT } from '../protocol/index.js';
@@ -12,7 +13,7 @@ import { GrpcPacketStream, type PacketStream } from '../transport/packet-stream.
 import { MD } from '../transport/services.js';
 import { AgentAuthError, type AgentAuthenticator, type AgentIdentity } from './auth/types.js';
 import type { Backend } from './backend.js';
-import { type FlowStreams, peerFingerprint } from './flow-streams.js';
+import type { FlowStreams } from './flow-streams.js';
 import type { Relay } from './relay.js';
 
 /** What the Connect handler needs. */
@@ -94,13 +95,15 @@ async function serveConnect(call: grpc.ServerDuplexStream<Buffer, Buffer>, deps:
   const identifiersText = identValues[0] ?? '';
   const identifiers = parseIdentifiers(identifiersText, false);
 
+  let peerCertificate: tls.PeerCertificate | undefined;
   let identity: AgentIdentity;
   try {
+    peerCertificate = call.getAuthContext()?.sslPeerCertificate;
     identity = await deps.authenticator.authenticate({
       agentID,
       identifiers: identifiersText,
       authorization: md.get(MD.authorization).map(String),
-      peerCertificate: call.getAuthContext()?.sslPeerCertificate,
+      peerCertificate,
       peer: stream.peer,
     });
   } catch (e) {
@@ -123,12 +126,12 @@ async function serveConnect(call: grpc.ServerDuplexStream<Buffer, Buffer>, deps:
       logger.warn('closing a flow-controlled agent stream', { agentID, peer: stream.peer, reason: why });
       stream.close({ code: grpc.status.UNAVAILABLE, message: why });
     },
-    peerFingerprint(call),
+    peerCertificate?.fingerprint256 || undefined,
   );
   for (const [k, v] of Object.entries(flow?.headers ?? {})) header.set(k, v);
   call.sendMetadata(header);
   try {
-    await serveAgentStream(stream, deps, { agentID, identifiersText, identifiers, identity }, flow?.link, flow ? (b) => flow.bindBackend(b) : undefined);
+    await serveAgentStream(stream, deps, { agentID, identifiersText, identifiers, identity }, flow?.link, flow?.bindBackend);
   } finally {
     flow?.release();
   }

@@ -233,7 +233,7 @@ function safePeer(call: grpc.ServerDuplexStream<Buffer, Buffer>): string {
 }
 
 /** SHA-256 fingerprint of a call's TLS client certificate, if it has one. */
-export function peerFingerprint(call: Pick<grpc.ServerDuplexStream<Buffer, Buffer>, 'getAuthContext'>): string | undefined {
+function peerFingerprint(call: Pick<grpc.ServerDuplexStream<Buffer, Buffer>, 'getAuthContext'>): string | undefined {
   try {
     return call.getAuthContext()?.sslPeerCertificate?.fingerprint256 || undefined;
   } catch {

@@ -152,13 +152,7 @@ describe('Downlink', () => {
 
   it('a Downlink stream must come with the client certificate of its Connect stream (PERMISSION_DENIED otherwise)', async () => {
     const s = await server();
-    const ta = new TestAgent({
-      agentPort: s.agentPort,
-      tls: { caCert: pki.caCert, cert: pki.agentCert, key: pki.agentKey },
-      agentID: 'cluster-a',
-      metadata: { [FLOW_MD.control]: FLOW_SCHEME, [FLOW_MD.window]: String(MiB), [FLOW_MD.downlink]: '1' },
-    });
-    cleanup.push(() => ta.close());
+    const ta = downlinkAnnouncer(s.agentPort);
     const token = (await ta.headers).get(FLOW_MD.stream).map(String)[0]!;
     expect(token).toMatch(/^[0-9a-f]{32}$/);
     // Another client certificate of the same CA, which knows the token.
@@ -167,7 +161,7 @@ describe('Downlink', () => {
       grpc.credentials.createSsl(readFileSync(pki.caCert), readFileSync(pki.clientKey), readFileSync(pki.clientCert)),
     );
     cleanup.push(() => other.close());
-    const refused = await openDownlink(other, token);
+    const refused = await openDownlink(other, token).status;
     expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(refused.details).toContain('client certificate');
     // The agent's own certificate, on a second channel as our agent does: attached (headers come).
@@ -177,44 +171,39 @@ describe('Downlink', () => {
       { 'grpc.use_local_subchannel_pool': 1 },
     );
     cleanup.push(() => own.close());
-    const md = new grpc.Metadata();
-    md.set(FLOW_MD.stream, token);
-    const call = own.makeBidiStreamRequest<Buffer, Buffer>(DOWNLINK_PATH, (b: Buffer) => b, (b: Buffer) => b, md);
-    call.on('error', () => undefined);
-    cleanup.push(() => call.cancel());
+    const attached = openDownlink(own, token);
     await new Promise<void>((resolve, reject) => {
-      call.once('metadata', () => resolve());
-      call.once('status', (st: grpc.StatusObject) => reject(new Error(`refused: ${st.code} ${st.details}`)));
+      attached.call.once('metadata', () => resolve());
+      void attached.status.then((st) => reject(new Error(`refused: ${st.code} ${st.details}`)));
     });
     await waitFor(() => serverStreams(s.adminPort), (v) => v.length === 1 && v[0]!.downlink, 'Downlink attached');
   });
 
   it('a Downlink stream naming a token the server does not know is refused NOT_FOUND', async () => {
     const s = await server();
-    const ta = new TestAgent({
-      agentPort: s.agentPort,
-      tls: { caCert: pki.caCert, cert: pki.agentCert, key: pki.agentKey },
-      agentID: 'cluster-a',
-      metadata: { [FLOW_MD.control]: FLOW_SCHEME, [FLOW_MD.window]: String(MiB), [FLOW_MD.downlink]: '1' },
-    });
-    cleanup.push(() => ta.close());
+    const ta = downlinkAnnouncer(s.agentPort);
     const headers = await ta.headers;
     expect(headers.get(FLOW_MD.downlink)).toEqual(['1']);
-    const md = new grpc.Metadata();
-    md.set(FLOW_MD.stream, 'no-such-token');
-    const id = (b: Buffer): Buffer => b;
-    const call = ta.client.makeBidiStreamRequest<Buffer, Buffer>(DOWNLINK_PATH, id, id, md);
-    call.on('error', () => undefined);
-    call.on('data', () => undefined);
-    cleanup.push(() => call.cancel());
-    const status = await new Promise<grpc.StatusObject>((r) => call.once('status', r));
+    const status = await openDownlink(ta.client, 'no-such-token').status;
     expect(status.code).toBe(grpc.status.NOT_FOUND);
     expect(status.details).toContain(FLOW_MD.stream);
   });
 });
 
-/** Opens FlowService.Downlink on `client` with `token`; resolves with its final status. */
-function openDownlink(client: grpc.Client, token: string): Promise<grpc.StatusObject> {
+/** A raw agent whose Connect announces credits and Downlink (our server answers with the token). */
+function downlinkAnnouncer(agentPort: number): TestAgent {
+  const ta = new TestAgent({
+    agentPort,
+    tls: { caCert: pki.caCert, cert: pki.agentCert, key: pki.agentKey },
+    agentID: 'cluster-a',
+    metadata: { [FLOW_MD.control]: FLOW_SCHEME, [FLOW_MD.window]: String(MiB), [FLOW_MD.downlink]: '1' },
+  });
+  cleanup.push(() => ta.close());
+  return ta;
+}
+
+/** Opens FlowService.Downlink on `client` with `token`: the call and its final status. */
+function openDownlink(client: grpc.Client, token: string): { call: grpc.ClientDuplexStream<Buffer, Buffer>; status: Promise<grpc.StatusObject> } {
   const md = new grpc.Metadata();
   md.set(FLOW_MD.stream, token);
   const id = (b: Buffer): Buffer => b;
@@ -222,5 +211,5 @@ function openDownlink(client: grpc.Client, token: string): Promise<grpc.StatusOb
   call.on('error', () => undefined);
   call.on('data', () => undefined);
   cleanup.push(() => call.cancel());
-  return new Promise((r) => call.once('status', r));
+  return { call, status: new Promise((r) => call.once('status', r)) };
 }

@@ -176,14 +176,23 @@ describe('HTTP/2 windows of the agent port', () => {
 const SMALL_SIDE_MAX = 192 * 1024;
 
 describe('HTTP/2 windows of the frontend', () => {
-  it('a Unix-socket frontend keeps small receive windows (the client library has the large side)', async () => {
-    const uds = path.join(dir, 'fe-small.sock');
+  /** Runs `fn` against a TunnelServer whose only frontend is the Unix socket `name` in the temp dir. */
+  async function withUdsFrontend(name: string, fn: (uds: string) => Promise<void>): Promise<void> {
+    const uds = path.join(dir, name);
     const server = new TunnelServer(testServerConfig(pki, { udsName: uds, tcpFrontend: false }), {
       logger: silentLogger(),
       registry: newRegistry(false),
     });
     await server.start();
     try {
+      await fn(uds);
+    } finally {
+      await server.shutdown({ graceful: false });
+    }
+  }
+
+  it('a Unix-socket frontend keeps small receive windows (the client library has the large side)', () =>
+    withUdsFrontend('fe-small.sock', async (uds) => {
       const got = await advertisedOnUds(uds);
       expect(got.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
       expect(got.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
@@ -192,26 +201,14 @@ describe('HTTP/2 windows of the frontend', () => {
       const node = await advertisedOnUds(uds, 'grpc-node-js/1.14.7');
       expect(node.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
       expect(node.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
-    } finally {
-      await server.shutdown({ graceful: false });
-    }
-  });
+    }));
 
-  it('a grpc-go client (kube-apiserver, by its user agent) gets FRONTEND_GO_CLIENT_H2 after its first request', async () => {
-    const uds = path.join(dir, 'fe-go.sock');
-    const server = new TunnelServer(testServerConfig(pki, { udsName: uds, tcpFrontend: false }), {
-      logger: silentLogger(),
-      registry: newRegistry(false),
-    });
-    await server.start();
-    try {
+  it('a grpc-go client (kube-apiserver, by its user agent) gets FRONTEND_GO_CLIENT_H2 after its first request', () =>
+    withUdsFrontend('fe-go.sock', async (uds) => {
       const got = await advertisedOnUds(uds, 'grpc-go/1.62.1', 3);
       expect(got.streamWindow).toBe(FRONTEND_GO_CLIENT_H2.streamWindow);
       expect(got.connectionWindow).toBe(FRONTEND_GO_CLIENT_H2.connectionWindow);
-    } finally {
-      await server.shutdown({ graceful: false });
-    }
-  });
+    }));
 
   it('isGrpcGo: grpc-go alone or after an application\'s user agent; not grpc-node-js nor a look-alike', () => {
     expect(isGrpcGo({ 'user-agent': 'grpc-go/1.62.1' })).toBe(true);
