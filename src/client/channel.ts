@@ -1,16 +1,21 @@
 /**
- * The tunnel's gRPC channel: one grpc-js Client per tunnel (a Unix socket
- * with plaintext, or TCP with mTLS), and the Proxy streams opened on it.
- * Like upstream's clients, no custom metadata is sent on Proxy.
+ * The tunnel's connection to the proxy server's frontend (a Unix socket
+ * with plaintext, or TCP with mTLS) and the Proxy streams opened on it, over
+ * node:http2 (h2-transport.ts, the default) or a grpc-js channel. Like
+ * upstream's clients, no custom metadata is sent on Proxy.
  */
 import * as grpc from '@grpc/grpc-js';
+import net from 'node:net';
 import { GrpcPacketStream, type PacketStream } from '../transport/packet-stream.js';
 import { proxyServiceDefinition } from '../transport/services.js';
-import { CHANNEL_FLOW_CONTROL_WINDOW } from './defaults.js';
+import { CHANNEL_FLOW_CONTROL_WINDOW, MAX_RECEIVE_MESSAGE_BYTES } from './defaults.js';
 import { TunnelError } from './errors.js';
-import type { TunnelEndpoint } from './options.js';
+import { H2Transport, type TunnelTransport } from './h2-transport.js';
+import type { TunnelEndpoint, TunnelOptions } from './options.js';
 
-/** The gRPC side of a tunnel. */
+export type { TunnelTransport } from './h2-transport.js';
+
+/** The gRPC side of a tunnel over grpc-js. */
 export interface TunnelChannel {
   /** The grpc-js client that owns the channel. */
   readonly client: grpc.Client;
@@ -18,14 +23,94 @@ export interface TunnelChannel {
   readonly target: string;
 }
 
-/** Builds the channel for an endpoint. Throws TunnelError ERR_INVALID_OPTIONS on bad options. */
-export function openChannel(endpoint: TunnelEndpoint, overrides: grpc.ChannelOptions = {}): TunnelChannel {
-  const extra: grpc.ChannelOptions = { 'grpc-node.flow_control_window': CHANNEL_FLOW_CONTROL_WINDOW, ...overrides };
-  if ('uds' in endpoint) {
-    if (!endpoint.uds) throw new TunnelError('ERR_INVALID_OPTIONS', 'uds: a socket path is required');
-    const target = `unix:${endpoint.uds}`;
-    return { client: new grpc.Client(target, grpc.credentials.createInsecure(), { ...extra }), target };
+/** Channel options the http2 transport understands (see TunnelBehaviour.channelOptions). */
+const H2_CHANNEL_OPTIONS = new Set([
+  'grpc.keepalive_time_ms',
+  'grpc.keepalive_timeout_ms',
+  'grpc.keepalive_permit_without_calls',
+  'grpc-node.flow_control_window',
+  'grpc.max_receive_message_length',
+  'grpc.default_authority',
+  'grpc.ssl_target_name_override',
+  'grpc.primary_user_agent',
+  'grpc.use_local_subchannel_pool',
+]);
+
+/** Builds the transport createTunnel() asked for. Throws TunnelError ERR_INVALID_OPTIONS on bad options. */
+export function openTransport(opts: TunnelOptions): TunnelTransport {
+  const transport = opts.transport ?? 'http2';
+  if (transport === 'grpc-js') return new GrpcJsTransport(openChannel(opts, opts.channelOptions));
+  if (transport !== 'http2') {
+    throw new TunnelError('ERR_INVALID_OPTIONS', `transport: expected "http2" or "grpc-js", got ${JSON.stringify(transport)}`);
   }
+  return openH2Transport(opts, opts.channelOptions ?? {});
+}
+
+function openH2Transport(endpoint: TunnelEndpoint, co: grpc.ChannelOptions): H2Transport {
+  const unknown = Object.keys(co).filter((k) => !H2_CHANNEL_OPTIONS.has(k));
+  if (unknown.length > 0) {
+    throw new TunnelError(
+      'ERR_INVALID_OPTIONS',
+      `channelOptions ${unknown.join(', ')}: only the grpc-js transport has ${unknown.length === 1 ? 'it' : 'them'}; ` +
+        `set transport: 'grpc-js', or use ${[...H2_CHANNEL_OPTIONS].join(', ')}`,
+    );
+  }
+  const num = (k: string, dflt: number): number => {
+    const v = co[k] as unknown;
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new TunnelError('ERR_INVALID_OPTIONS', `channelOptions ${k}: expected a number ≥ 0, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const str = (k: string): string | undefined => {
+    const v = co[k] as unknown;
+    if (v !== undefined && typeof v !== 'string') {
+      throw new TunnelError('ERR_INVALID_OPTIONS', `channelOptions ${k}: expected a string, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const common = {
+    window: num('grpc-node.flow_control_window', CHANNEL_FLOW_CONTROL_WINDOW),
+    maxMessageBytes: num('grpc.max_receive_message_length', MAX_RECEIVE_MESSAGE_BYTES),
+    keepaliveMs: num('grpc.keepalive_time_ms', 0),
+    keepaliveTimeoutMs: num('grpc.keepalive_timeout_ms', 20_000),
+    userAgent: [str('grpc.primary_user_agent'), `tke-anp-tunnel-client node-http2/${process.versions.node}`].filter(Boolean).join(' '),
+  };
+  if ('uds' in endpoint) {
+    const path = checkUds(endpoint.uds);
+    return new H2Transport({
+      ...common,
+      target: `unix:${path}`,
+      authorityURL: 'http://localhost',
+      authority: str('grpc.default_authority') ?? 'localhost',
+      createConnection: () => net.connect(path),
+    });
+  }
+  const { address, tls } = checkTcp(endpoint);
+  const servername = tls.servername ?? str('grpc.ssl_target_name_override');
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return new H2Transport({
+    ...common,
+    target: address,
+    authorityURL: `https://${address}`,
+    authority: str('grpc.default_authority') ?? servername ?? address,
+    tls: {
+      ca: toBuffer(tls.ca),
+      cert: tls.cert === undefined ? undefined : toBuffer(tls.cert),
+      key: tls.key === undefined ? undefined : toBuffer(tls.key),
+      // SNI takes a name only; an IP address is checked against the certificate's IP SANs.
+      servername: servername ?? (net.isIP(host) === 0 ? host : undefined),
+    },
+  });
+}
+
+function checkUds(path: string): string {
+  if (!path) throw new TunnelError('ERR_INVALID_OPTIONS', 'uds: a socket path is required');
+  return path;
+}
+
+function checkTcp(endpoint: Extract<TunnelEndpoint, { address: string }>): Extract<TunnelEndpoint, { address: string }> {
   const { address, tls } = endpoint;
   if (!address || !/^(\[[^\]]+\]|[^:[\]]+):\d+$/.test(address)) {
     throw new TunnelError('ERR_INVALID_OPTIONS', `address: expected host:port, got ${JSON.stringify(address)}`);
@@ -34,6 +119,17 @@ export function openChannel(endpoint: TunnelEndpoint, overrides: grpc.ChannelOpt
   if (!tls.cert !== !tls.key) {
     throw new TunnelError('ERR_INVALID_OPTIONS', 'tls.cert and tls.key must be given together');
   }
+  return endpoint;
+}
+
+/** Builds a grpc-js channel for an endpoint. Throws TunnelError ERR_INVALID_OPTIONS on bad options. */
+export function openChannel(endpoint: TunnelEndpoint, overrides: grpc.ChannelOptions = {}): TunnelChannel {
+  const extra: grpc.ChannelOptions = { 'grpc-node.flow_control_window': CHANNEL_FLOW_CONTROL_WINDOW, ...overrides };
+  if ('uds' in endpoint) {
+    const target = `unix:${checkUds(endpoint.uds)}`;
+    return { client: new grpc.Client(target, grpc.credentials.createInsecure(), { ...extra }), target };
+  }
+  const { address, tls } = checkTcp(endpoint);
   const creds = grpc.credentials.createSsl(
     toBuffer(tls.ca),
     tls.key === undefined ? null : toBuffer(tls.key),
@@ -45,6 +141,26 @@ export function openChannel(endpoint: TunnelEndpoint, overrides: grpc.ChannelOpt
     options['grpc.default_authority'] = tls.servername;
   }
   return { client: new grpc.Client(address, creds, { ...options, ...extra }), target: address };
+}
+
+/** A tunnel's grpc-js channel as a TunnelTransport. */
+export class GrpcJsTransport implements TunnelTransport {
+  readonly target: string;
+  constructor(readonly channel: TunnelChannel) {
+    this.target = channel.target;
+  }
+
+  ready(timeoutMs: number): Promise<void> {
+    return waitUntilReady(this.channel, timeoutMs);
+  }
+
+  openStream(): PacketStream {
+    return openProxyStream(this.channel);
+  }
+
+  close(): void {
+    this.channel.client.close();
+  }
 }
 
 /**
@@ -74,7 +190,7 @@ export function waitUntilReady(ch: TunnelChannel, timeoutMs: number): Promise<vo
   });
 }
 
-/** Opens one Proxy stream on the channel. */
+/** Opens one Proxy stream on a grpc-js channel. */
 export function openProxyStream(ch: TunnelChannel): PacketStream {
   const def = proxyServiceDefinition.Proxy;
   const call = ch.client.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, new grpc.Metadata());

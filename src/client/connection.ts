@@ -25,6 +25,7 @@ import {
   ProtocolError,
   TEXT,
 } from '../protocol/index.js';
+import { isContinuation } from '../transport/grpc-messages.js';
 import { type PacketStream, StreamClosedError } from '../transport/packet-stream.js';
 import { ConnectionStatusGauge } from './conn-status.js';
 import { MAX_DATA_CHUNK } from './defaults.js';
@@ -240,7 +241,7 @@ export class ProxyConnection {
           return;
         }
         this.sawPacket = true;
-        this.deps.metrics?.stream.packet('to_client', r.value.type);
+        if (!isContinuation(r.value)) this.deps.metrics?.stream.packet('to_client', r.value.type);
         (this.handlers[r.value.type] as (p: Packet) => void)(r.value);
       }
     } catch (e) {

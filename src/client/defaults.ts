@@ -31,3 +31,6 @@ export const SOCKET_WRITE_HIGH_WATER_MARK = 64 * 1024;
  * the channel's buffers. Chosen by measurement (bench/).
  */
 export const CHANNEL_FLOW_CONTROL_WINDOW = 1024 * 1024;
+
+/** Largest gRPC message the client accepts (grpc-js's and grpc-go's default receive limit: 4 MiB). */
+export const MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;

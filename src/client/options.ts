@@ -62,7 +62,24 @@ export interface TunnelBehaviour {
   closeTimeoutMs?: number;
   /** How long createTunnel() waits for the server to be reachable. Default 30 000. */
   connectTimeoutMs?: number;
-  /** Extra grpc-js channel options (keepalive, window sizes, ...), applied over ours. */
+  /**
+   * How the tunnel speaks gRPC. `http2` (default): directly over Node's
+   * HTTP/2, the same bytes on the wire as grpc-js with less work per
+   * message (no copy of DATA payloads on the way in). `grpc-js`: a grpc-js
+   * channel, for the channel options only grpc-js has.
+   */
+  transport?: 'http2' | 'grpc-js';
+  /**
+   * Extra grpc-js channel options, applied over ours. With transport
+   * `grpc-js`: any. With `http2`: `grpc.keepalive_time_ms`,
+   * `grpc.keepalive_timeout_ms` (default 20 000),
+   * `grpc.keepalive_permit_without_calls` (pings always run while
+   * connected), `grpc-node.flow_control_window`,
+   * `grpc.max_receive_message_length`, `grpc.default_authority`,
+   * `grpc.ssl_target_name_override`, `grpc.primary_user_agent`,
+   * `grpc.use_local_subchannel_pool` (each tunnel has its own connection
+   * anyway); others are refused with ERR_INVALID_OPTIONS.
+   */
   channelOptions?: ChannelOptions;
   /** Source of dial ids; default: random non-zero 63-bit values, like upstream's Go client. */
   dialIDSource?: DialIDSource;

@@ -8,7 +8,7 @@
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { ClientMetrics } from '../observability/metrics.js';
 import { randomDialID, type DialIDSource, TEXT } from '../protocol/index.js';
-import { openChannel, openProxyStream, type TunnelChannel, waitUntilReady } from './channel.js';
+import { openTransport, type TunnelTransport } from './channel.js';
 import { ProxyConnection } from './connection.js';
 import { CLOSE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, DIAL_TIMEOUT_MS } from './defaults.js';
 import { DialError, type DialFailureReason } from './errors.js';
@@ -28,11 +28,11 @@ import { TunnelSocket } from './tunnel-socket.js';
  * await tunnel.close();
  */
 export async function createTunnel(opts: TunnelOptions): Promise<Tunnel> {
-  const ch = openChannel(opts, opts.channelOptions);
+  const ch = openTransport(opts);
   try {
-    await waitUntilReady(ch, opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+    await ch.ready(opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
   } catch (e) {
-    ch.client.close();
+    ch.close();
     throw e;
   }
   return new Tunnel(ch, opts);
@@ -52,7 +52,7 @@ export class Tunnel {
 
   /** Use createTunnel(). */
   constructor(
-    private readonly channel: TunnelChannel,
+    private readonly channel: TunnelTransport,
     opts: Omit<TunnelOptions, 'uds' | 'address' | 'tls'>,
   ) {
     this.logger = (opts.logger ?? silentLogger()).child({ component: 'tunnel-client', target: channel.target });
@@ -101,7 +101,7 @@ export class Tunnel {
     }
     let conn: ProxyConnection;
     try {
-      conn = new ProxyConnection(openProxyStream(this.channel), {
+      conn = new ProxyConnection(this.channel.openStream(), {
         address,
         dialID,
         logger: this.logger,
@@ -132,7 +132,7 @@ export class Tunnel {
       this.logger.debug('closing tunnel', { streams: this.conns.size });
       const all = [...this.conns];
       for (const c of all) c.shutdown();
-      this.closing = Promise.all(all.map((c) => c.finished)).then(() => this.channel.client.close());
+      this.closing = Promise.all(all.map((c) => c.finished)).then(() => this.channel.close());
     }
     return this.closing;
   }

@@ -137,8 +137,12 @@ export function wireBytes(p: Packet): Buffer {
   return DECODED_FROM.get(p) ?? encodePacket(p);
 }
 
-/** Encodes a packet to its protobuf bytes. */
-export function encodePacket(p: Packet): Buffer {
+/**
+ * Encodes a packet to its protobuf bytes. With `room`, that many bytes are
+ * left free in front of them (for a gRPC message prefix, see
+ * transport/grpc-messages.ts), so framing needs no second copy.
+ */
+export function encodePacket(p: Packet, room = 0): Buffer {
   let bodySize: number;
   let s1 = 0;
   let s2 = 0;
@@ -175,8 +179,9 @@ export function encodePacket(p: Packet): Buffer {
     default:
       throw new ProtocolError('ERR_UNKNOWN_PACKET_TYPE', `cannot encode packet type ${(p as { type: number }).type}`);
   }
-  const total = 2 + 1 + varint32Size(bodySize) + bodySize;
+  const total = room + 2 + 1 + varint32Size(bodySize) + bodySize;
   const w = new Writer(Buffer.allocUnsafe(total));
+  w.pos = room;
   w.byte((1 << 3) | WIRE_VARINT);
   w.byte(p.type);
   w.byte((PAYLOAD_FIELD[p.type] << 3) | WIRE_LEN);
@@ -437,3 +442,43 @@ export function decodePacket(buf: Uint8Array): Packet {
 }
 
 const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** Where the payload of a DATA message starts, and the connection it is for. */
+export interface DataHead {
+  connectID: bigint;
+  /** Bytes from the start of the message to the first payload byte. */
+  headLength: number;
+}
+
+/**
+ * Reads the start of a message of `messageLength` bytes whose first bytes are
+ * `buf[start, end)`: if it is a DATA packet whose payload runs to the end of
+ * the message (how every encoder, ours and Go's, lays DATA out: fields in
+ * order, payload last) and the bytes before the payload are all here, says
+ * where the payload starts, so a reader can pass the payload on in pieces as
+ * it arrives instead of collecting the whole message first. Anything else
+ * (another packet type, an error text, unusual field order, too few bytes,
+ * malformed) gives undefined: decode the whole message with decodePacket,
+ * which also reports what is wrong.
+ */
+export function dataHead(buf: Uint8Array, start: number, end: number, messageLength: number): DataHead | undefined {
+  const r = new Reader(buf, start, end);
+  try {
+    if (r.varint32() !== ((1 << 3) | WIRE_VARINT) || r.varint32() !== PacketType.DATA) return undefined;
+    if (r.varint32() !== ((PAYLOAD_FIELD[PacketType.DATA] << 3) | WIRE_LEN)) return undefined;
+    const bodyLength = r.varint32();
+    if (r.pos - start + bodyLength !== messageLength) return undefined;
+    let connectID = 0n;
+    let tag = r.varint32();
+    if (tag === ((1 << 3) | WIRE_VARINT)) {
+      connectID = r.varint64();
+      tag = r.varint32();
+    }
+    if (tag !== ((3 << 3) | WIRE_LEN)) return undefined;
+    const dataLength = r.varint32();
+    if (dataLength === 0 || r.pos - start + dataLength !== messageLength) return undefined;
+    return { connectID, headLength: r.pos - start };
+  } catch {
+    return undefined; // too few bytes here, or malformed: the caller decodes the whole message
+  }
+}

@@ -197,10 +197,12 @@ describe('HTTP/2 windows of the frontend', () => {
       expect(got.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
       expect(got.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
       expect(CHANNEL_FLOW_CONTROL_WINDOW).toBeGreaterThan(SMALL_SIDE_MAX);
-      // Our own client library's user agent is a Node client too: small.
-      const node = await advertisedOnUds(uds, 'grpc-node-js/1.14.7');
-      expect(node.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
-      expect(node.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
+      // Our own client library's user agents (both transports) are Node clients too: small.
+      for (const ua of ['grpc-node-js/1.14.7', `tke-anp-tunnel-client node-http2/${process.versions.node}`]) {
+        const node = await advertisedOnUds(uds, ua);
+        expect(node.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
+        expect(node.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
+      }
     }));
 
   it('a grpc-go client (kube-apiserver, by its user agent) gets FRONTEND_GO_CLIENT_H2 after its first request', () =>
@@ -240,11 +242,11 @@ describe('HTTP/2 window of the agent\'s server connections', () => {
 });
 
 describe('HTTP/2 window of the client library\'s channel', () => {
-  it('createTunnel advertises CHANNEL_FLOW_CONTROL_WINDOW per stream and for the connection', async () => {
-    const uds = path.join(dir, 'raw-h2.sock');
+  it.each(['http2', 'grpc-js'] as const)('createTunnel (transport %s) advertises CHANNEL_FLOW_CONTROL_WINDOW per stream and for the connection', async (transport) => {
+    const uds = path.join(dir, `raw-h2-${transport}.sock`);
     const raw = await rawH2Server(uds);
     try {
-      const tunnel = await createTunnel({ uds });
+      const tunnel = await createTunnel({ uds, transport });
       try {
         const got = await raw.seen;
         expect(CHANNEL_FLOW_CONTROL_WINDOW).toBeGreaterThan(65_535);
