@@ -2,8 +2,9 @@
  * The konnectivity client library: dial through a tunnel server from
  * Node.js, with the semantics of upstream's Go konnectivity-client.
  *
- * A Tunnel holds one gRPC channel and opens one Proxy stream per dial; each
- * stream is single use (one dial, one connection), as the protocol requires.
+ * A Tunnel holds one HTTP/2 connection (gRPC over node:http2 by default, or
+ * a grpc-js channel) and opens one Proxy stream per dial; each stream is
+ * single use (one dial, one connection), as the protocol requires.
  */
 export { createTunnel, Tunnel } from './tunnel.js';
 export { TunnelSocket } from './tunnel-socket.js';
