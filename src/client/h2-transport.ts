@@ -14,8 +14,9 @@
  */
 import http2 from 'node:http2';
 import net from 'node:net';
-import { type Packet, PacketType, ProtocolError } from '../protocol/index.js';
-import { frameMessage, GrpcMessageReader } from '../transport/grpc-messages.js';
+import type { Packet } from '../protocol/index.js';
+import { frameMessage } from '../transport/grpc-messages.js';
+import { readPackets } from '../transport/h2-packets.js';
 import type { PacketStream, StreamCloseReason } from '../transport/packet-stream.js';
 import { StreamClosedError } from '../transport/packet-stream.js';
 import { PROXY_PATH } from '../transport/services.js';
@@ -32,13 +33,6 @@ const Status = {
   UNAUTHENTICATED: 16,
   PERMISSION_DENIED: 7,
 } as const;
-
-/** Payload bytes waiting unread in a stream's iterator before it pauses the HTTP/2 stream. */
-const PAUSE_BYTES = 64 * 1024;
-
-function payloadBytes(p: Packet): number {
-  return p.type === PacketType.DATA ? p.data.data.length : 0;
-}
 
 /** What a Tunnel needs from its connection to the proxy server. */
 export interface TunnelTransport {
@@ -246,103 +240,17 @@ export class H2PacketStream implements PacketStream {
     return this.drainWait;
   }
 
-  /**
-   * Packets in order, pulled one at a time. Reads the HTTP/2 stream in
-   * flowing mode and pauses it while PAUSE_BYTES of payload wait unread,
-   * so a reader that stops leaves the rest to HTTP/2 flow control. Written
-   * by hand rather than as an async generator over the stream: this runs
-   * for every 16 KiB frame of a bulk transfer, and the generator's promise
-   * hops cost more than the decoding. Single use.
-   */
+  /** Packets in order (see readPackets); ends with the server's status. Single use. */
   [Symbol.asyncIterator](): AsyncIterator<Packet> {
-    const req = this.req;
-    const reader = new GrpcMessageReader(this.maxMessageBytes);
-    const queue: Packet[] = [];
-    let head = 0;
-    let queuedBytes = 0;
-    let paused = false;
-    let ended = false;
-    let failure: unknown;
-    let wake: (() => void) | undefined;
-    const notify = (): void => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const onData = (chunk: Buffer): void => {
-      const before = queue.length;
-      try {
-        reader.push(chunk, queue);
-      } catch (e) {
-        failure ??= e;
-        this.close({ code: Status.INTERNAL, message: (e as Error).message });
-      }
-      for (let i = before; i < queue.length; i++) queuedBytes += payloadBytes(queue[i]!);
-      if (queuedBytes >= PAUSE_BYTES && !paused) {
-        paused = true;
-        req.pause();
-      }
-      notify();
-    };
-    const onEnd = (): void => {
-      try {
-        reader.end();
-      } catch (e) {
-        failure ??= e;
-      }
-      ended = true;
-      notify();
-    };
-    const onClose = (): void => {
-      if (!ended) failure ??= this.streamError(req.errored ?? new Error('the stream closed before it ended'));
-      notify();
-    };
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('close', onClose);
-    const detach = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('close', onClose);
-    };
-    const finish = (): IteratorResult<Packet> => {
-      detach();
-      if (!ended) failure ??= this.streamError(req.errored ?? new Error('the stream closed before it ended'));
-      if (failure !== undefined) throw failure instanceof ProtocolError ? failure : this.streamError(failure);
-      const st = this.status ?? { code: Status.UNKNOWN, message: 'the server ended the stream without a gRPC status' };
-      if (st.code !== Status.OK) throw new StreamClosedError(st.message, st.code);
-      return { value: undefined, done: true };
-    };
-    const take = (): IteratorResult<Packet> => {
-      const p = queue[head]!;
-      queue[head++] = undefined as unknown as Packet;
-      if (head === queue.length) {
-        queue.length = 0;
-        head = 0;
-      }
-      queuedBytes -= payloadBytes(p);
-      if (paused && queuedBytes < PAUSE_BYTES) {
-        paused = false;
-        req.resume();
-      }
-      return { value: p, done: false };
-    };
-    const next = async (): Promise<IteratorResult<Packet>> => {
-      for (;;) {
-        if (head < queue.length) return take();
-        if (failure !== undefined || ended || req.destroyed) return finish();
-        await new Promise<void>((r) => (wake = r));
-      }
-    };
-    return {
-      next,
-      return: (): Promise<IteratorResult<Packet>> => {
-        // The reader gave up early: like leaving a for-await over a stream, cut it.
-        detach();
-        if (!ended) this.close({ code: Status.CANCELLED, message: 'reader stopped' });
-        return Promise.resolve({ value: undefined, done: true });
+    return readPackets(this.req, this.maxMessageBytes, {
+      malformed: (e) => this.close({ code: Status.INTERNAL, message: e.message }),
+      ended: () => {
+        const st = this.status ?? { code: Status.UNKNOWN, message: 'the server ended the stream without a gRPC status' };
+        if (st.code !== Status.OK) throw new StreamClosedError(st.message, st.code);
       },
-    };
+      broken: (e) => this.streamError(e),
+      stopped: () => this.close({ code: Status.CANCELLED, message: 'reader stopped' }),
+    });
   }
 
   close(reason?: StreamCloseReason): void {

@@ -62,6 +62,12 @@ export class GrpcMessageReader {
   /** The next piece passed on is the first of its message (none was in the chunk with the head). */
   private passFirst = false;
 
+  /**
+   * Meant for an end of the tunnel (the client library). A relay should not
+   * split: each piece would go on as a packet of its own, one per HTTP/2
+   * frame downstream (measured: 4 times the packets to the agent, and more
+   * CPU on the server, agent and target than the copy saved).
+   */
   constructor(private readonly maxMessageBytes: number) {}
 
   /**
