@@ -4,6 +4,7 @@
  * allow-list or address mapping) can wrap or replace it.
  */
 import net from 'node:net';
+import { READ_CHUNK_BYTES } from './limits.js';
 import type { Duplex } from 'node:stream';
 import { TIMING } from './defaults.js';
 import { DialError } from './errors.js';
@@ -35,6 +36,12 @@ export function parseDialAddress(address: string): { host: string; port: number 
   }
 }
 
+/**
+ * The buffer every endpoint socket of the default dialer reads into (one
+ * read at a time on the event loop; each read is copied out at once).
+ */
+const sharedReadBuffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+
 /** The default dialer: TCP with net.connect, TCP_NODELAY and keepalive as Go's net.Dial sets them. */
 export const tcpDialer: EndpointDialer = (address, opts) => {
   let host: string;
@@ -50,7 +57,16 @@ export const tcpDialer: EndpointDialer = (address, opts) => {
       return;
     }
     let resolvedAddress: string | undefined = net.isIP(host) ? joinHostPort(host, port) : undefined;
-    const socket = net.connect({ host: host === '' ? 'localhost' : host, port });
+    // Reads of up to READ_CHUNK_BYTES (Node reads 64 KiB otherwise): one
+    // DATA packet per read. Each read is copied out of the shared buffer and
+    // pushed into the socket's own readable side, so the socket behaves as
+    // any other (buffering, 'data', pause/resume); a full readable buffer
+    // stops reading until it is read.
+    const socket: net.Socket = net.connect({
+      host: host === '' ? 'localhost' : host,
+      port,
+      onread: { buffer: sharedReadBuffer, callback: (n: number, buf: Uint8Array): boolean => socket.push(Buffer.from(buf.subarray(0, n))) },
+    });
     const finish = (err?: Error): void => {
       clearTimeout(timer);
       opts.signal.removeEventListener('abort', onAbort);

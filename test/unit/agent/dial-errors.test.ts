@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { READ_CHUNK_BYTES } from '../../../src/agent/limits.js';
 import { DialError, describeDialError, parseDialAddress, tcpDialer } from '../../../src/agent/index.js';
 
 const sysErr = (fields: Record<string, unknown>): Error => Object.assign(new Error(String(fields['code'])), fields);
@@ -134,6 +136,32 @@ describe('tcpDialer', () => {
     });
     expect(got).toBe('hi');
     s.destroy();
+  });
+
+  it('reads up to READ_CHUNK_BYTES at a time, each chunk its own, keeping what arrives before anyone reads', async () => {
+    const total = 16 * 1024 * 1024;
+    const sent = randomBytes(total);
+    const bulk = net.createServer((c) => c.end(sent));
+    await new Promise<void>((r) => bulk.listen(0, '127.0.0.1', r));
+    try {
+      const s = await tcpDialer(`127.0.0.1:${(bulk.address() as net.AddressInfo).port}`, { timeoutMs: 5000, signal: new AbortController().signal });
+      await new Promise((r) => setTimeout(r, 100)); // bytes arrive before a reader
+      const chunks: Buffer[] = [];
+      await new Promise<void>((resolve) => {
+        s.on('data', (c: Buffer) => chunks.push(c));
+        s.on('end', () => resolve());
+      });
+      s.destroy();
+      expect(Buffer.concat(chunks).equals(sent)).toBe(true);
+      const sizes = chunks.map((c) => c.length);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(READ_CHUNK_BYTES);
+      expect(Math.max(...sizes)).toBeGreaterThan(64 * 1024); // Node alone reads at most 64 KiB
+      // No two chunks share memory (the read buffer is shared, the chunks are copies; small ones may share Node's pool).
+      const large = chunks.filter((c) => c.length >= 4096);
+      expect(new Set(large.map((c) => c.buffer)).size).toBe(large.length);
+    } finally {
+      await new Promise((r) => bulk.close(r));
+    }
   });
 
   it('words a refused connection as Go does', async () => {

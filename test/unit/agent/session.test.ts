@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type FakeTimers from '@sinonjs/fake-timers';
-import { connectionLimits, type ConnectionLimits } from '../../../src/agent/limits.js';
+import { connectionLimits, type ConnectionLimits, READ_CHUNK_BYTES } from '../../../src/agent/limits.js';
 import { StreamSession } from '../../../src/agent/session.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { AgentMetrics, newRegistry } from '../../../src/observability/metrics.js';
@@ -183,13 +183,13 @@ describe('StreamSession: data and close', () => {
     await r.served;
   });
 
-  it('moves bytes both ways, splitting endpoint reads into DATA of at most 64 KiB', async () => {
+  it('moves bytes both ways, splitting endpoint reads into DATA of at most READ_CHUNK_BYTES', async () => {
     const { ep, id } = await open(r, 1n);
     r.stream.push(data(id, Buffer.from('to the endpoint')));
     await ep.waitBytes(15);
     expect(ep.bytes().toString()).toBe('to the endpoint');
 
-    const big = Buffer.alloc(100 * 1024, 7);
+    const big = Buffer.alloc(READ_CHUNK_BYTES + 100 * 1024, 7);
     big.write('start');
     ep.send(big);
     const got: Buffer[] = [];
@@ -197,7 +197,7 @@ describe('StreamSession: data and close', () => {
     while (total < big.length) {
       const p = await r.stream.nextSent(isType(PacketType.DATA, id));
       if (p.type !== PacketType.DATA) throw new Error('unreachable');
-      expect(p.data.data.length).toBeLessThanOrEqual(64 * 1024);
+      expect(p.data.data.length).toBeLessThanOrEqual(READ_CHUNK_BYTES);
       got.push(Buffer.from(p.data.data));
       total += p.data.data.length;
     }
