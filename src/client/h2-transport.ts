@@ -115,19 +115,26 @@ export class H2Transport implements TunnelTransport {
 
   openStream(): PacketStream {
     if (this.closed) throw new TunnelError('ERR_TUNNEL_CLOSED', 'the tunnel is closed');
-    const s = this.current();
-    const req = s.request(
-      {
-        ':method': 'POST',
-        ':path': PROXY_PATH,
-        ':authority': this.opts.authority,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        'grpc-accept-encoding': 'identity',
-        'user-agent': this.opts.userAgent,
-      },
-      { endStream: false },
-    );
+    let s = this.current();
+    const headers = {
+      ':method': 'POST',
+      ':path': PROXY_PATH,
+      ':authority': this.opts.authority,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'grpc-accept-encoding': 'identity',
+      'user-agent': this.opts.userAgent,
+    };
+    let req: http2.ClientHttp2Stream;
+    try {
+      req = s.request(headers, { endStream: false });
+    } catch (e) {
+      // A connection that has used up its 2^31 stream ids: go on on a new one.
+      if ((e as { code?: string }).code !== 'ERR_HTTP2_OUT_OF_STREAMS') throw e;
+      s.close();
+      s = this.current();
+      req = s.request(headers, { endStream: false });
+    }
     // Keep the process alive while a stream is open, not longer (as grpc-js does).
     const open = this.openStreams.get(s) ?? 0;
     if (open === 0) s.ref();
