@@ -15,6 +15,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Packet } from '../protocol/index.js';
+import { drainOrClose } from '../transport/drain.js';
 import { frameMessage } from '../transport/grpc-messages.js';
 import { readPackets } from '../transport/h2-packets.js';
 import type { PacketStream, StreamCloseReason } from '../transport/packet-stream.js';
@@ -234,15 +235,9 @@ export class H2PacketStream implements PacketStream {
   drained(): Promise<void> {
     const r = this.req;
     if (this.closed || !r.writableNeedDrain) return Promise.resolve();
-    this.drainWait ??= new Promise<void>((resolve) => {
-      const done = (): void => {
-        r.off('drain', done);
-        r.off('close', done);
-        this.drainWait = undefined;
-        resolve();
-      };
-      r.on('drain', done);
-      r.on('close', done);
+    // One wait shared by every caller.
+    this.drainWait ??= drainOrClose(r).then(() => {
+      this.drainWait = undefined;
     });
     return this.drainWait;
   }
