@@ -4,11 +4,11 @@
  * allow-list or address mapping) can wrap or replace it.
  */
 import net from 'node:net';
-import { READ_CHUNK_BYTES } from './limits.js';
 import type { Duplex } from 'node:stream';
 import { TIMING } from './defaults.js';
 import { DialError } from './errors.js';
 import { HostPortError, joinHostPort, parsePort, splitHostPort } from './host-port.js';
+import { READ_CHUNK_BYTES } from './limits.js';
 
 /** Options of one endpoint dial. */
 export interface EndpointDialOptions {

@@ -12,6 +12,7 @@
  * lost (the next dial opens a new one), and keeps the process alive only
  * while a stream is open.
  */
+import { status as Status } from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Packet } from '../protocol/index.js';
@@ -23,17 +24,6 @@ import { StreamClosedError } from '../transport/packet-stream.js';
 import { PROXY_PATH } from '../transport/services.js';
 import { TunnelError } from './errors.js';
 
-/** gRPC status codes used here (the numbers are fixed by the gRPC spec). */
-const Status = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNIMPLEMENTED: 12,
-  UNAUTHENTICATED: 16,
-  PERMISSION_DENIED: 7,
-} as const;
 
 /** What a Tunnel needs from its connection to the proxy server. */
 export interface TunnelTransport {
@@ -292,19 +282,19 @@ export class H2PacketStream implements PacketStream {
   }
 }
 
-/** The gRPC status for a non-200 HTTP answer, as the gRPC spec maps them. */
+/** The gRPC codes the gRPC spec gives non-200 HTTP answers; any other is UNKNOWN. */
+const GRPC_CODE_FOR_HTTP: Readonly<Record<number, Status>> = {
+  400: Status.INTERNAL,
+  401: Status.UNAUTHENTICATED,
+  403: Status.PERMISSION_DENIED,
+  404: Status.UNIMPLEMENTED,
+  429: Status.UNAVAILABLE,
+  502: Status.UNAVAILABLE,
+  503: Status.UNAVAILABLE,
+  504: Status.UNAVAILABLE,
+};
+
+/** The gRPC status for a non-200 HTTP answer. */
 function httpStatusToGrpc(s: number): { code: number; message: string } {
-  const code =
-    s === 400
-      ? Status.INTERNAL
-      : s === 401
-        ? Status.UNAUTHENTICATED
-        : s === 403
-          ? Status.PERMISSION_DENIED
-          : s === 404
-            ? Status.UNIMPLEMENTED
-            : s === 429 || s === 502 || s === 503 || s === 504
-              ? Status.UNAVAILABLE
-              : Status.UNKNOWN;
-  return { code, message: `the server answered HTTP ${s}` };
+  return { code: GRPC_CODE_FOR_HTTP[s] ?? Status.UNKNOWN, message: `the server answered HTTP ${s}` };
 }

@@ -12,7 +12,7 @@
  * Node read from the socket (see `dataHead` in protocol/codec.ts), and an
  * outgoing packet is encoded once, behind room for its prefix.
  */
-import { dataHead, decodePacket, encodePacket, type Packet, PacketType, ProtocolError } from '../protocol/index.js';
+import { data, dataHead, decodePacket, encodePacket, type Packet, PacketType, ProtocolError } from '../protocol/index.js';
 
 const PREFIX = 5;
 
@@ -34,6 +34,11 @@ const CONTINUED: unique symbol = Symbol('continued');
 /** True for a DATA packet that continues the payload of the DATA message before it. */
 export function isContinuation(p: Packet): boolean {
   return (p as { [CONTINUED]?: true })[CONTINUED] === true;
+}
+
+/** A later piece of a split DATA message (see isContinuation). */
+function continued(connectID: bigint, piece: Uint8Array): Packet {
+  return { type: PacketType.DATA, data: { connectID, error: '', data: piece }, [CONTINUED]: true } as Packet;
 }
 
 /**
@@ -59,7 +64,7 @@ export class GrpcMessageReader {
   /** Payload bytes of a split DATA message still to pass on. */
   private passLeft = 0;
   private passConnectID = 0n;
-  /** The next piece passed on is the first of its message (none was in the chunk with the head). */
+  /** The next piece passed on is the first of its message (counted as the packet). */
   private passFirst = false;
 
   /**
@@ -81,17 +86,8 @@ export class GrpcMessageReader {
       if (this.passLeft > 0) {
         const take = Math.min(this.passLeft, n - off);
         const piece = chunk.subarray(off, off + take);
-        if (this.passFirst) {
-          this.passFirst = false;
-          out.push({ type: PacketType.DATA, data: { connectID: this.passConnectID, error: '', data: piece } });
-        } else {
-          const p: Packet & { [CONTINUED]: true } = {
-            type: PacketType.DATA,
-            data: { connectID: this.passConnectID, error: '', data: piece },
-            [CONTINUED]: true,
-          };
-          out.push(p);
-        }
+        out.push(this.passFirst ? data(this.passConnectID, piece) : continued(this.passConnectID, piece));
+        this.passFirst = false;
         this.passLeft -= take;
         off += take;
         continue;
@@ -123,17 +119,13 @@ export class GrpcMessageReader {
         }
         const head = dataHead(chunk, off, n, this.messageLength);
         if (head !== undefined) {
-          // The payload starts in this chunk and runs to the end of the message.
-          if (head.headLength < avail) {
-            out.push({ type: PacketType.DATA, data: { connectID: head.connectID, error: '', data: chunk.subarray(off + head.headLength, n) } });
-            this.passLeft = this.messageLength - avail;
-          } else {
-            this.passLeft = this.messageLength - head.headLength;
-            this.passFirst = true;
-          }
+          // The payload starts in this chunk and runs to the end of the message:
+          // pass it on from here, piece by piece.
           this.passConnectID = head.connectID;
+          this.passLeft = this.messageLength - head.headLength;
+          this.passFirst = true;
           this.messageLength = -1;
-          off = n;
+          off += head.headLength;
           continue;
         }
       }

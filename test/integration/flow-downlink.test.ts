@@ -5,51 +5,31 @@
  * Server and agent run in process; the agent reaches the server through a TCP
  * balancer on 127.0.0.1, which shows each TCP connection and its bytes.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { type DevPkiFiles, writeDevPki } from '../../src/certs/dev-ca.js';
+import { readFileSync } from 'node:fs';
 import { createTunnel } from '../../src/client/index.js';
 import { DOWNLINK_PATH, FLOW_MD, FLOW_SCHEME } from '../../src/transport/flow-wire.js';
-import { EchoTarget } from '../support/agent-peers.js';
-import { agentStreams, MiB, serverStreams, startTestAgent, startTestServer, waitFor } from '../support/flow-peers.js';
+import { agentStreams, flowTestEnv, MiB, serverStreams, startTestAgent, startTestServer, waitFor } from '../support/flow-peers.js';
 import { TestAgent } from '../support/server-peers.js';
 import { TcpBalancer } from '../support/tcp-balancer.js';
 
-let dir: string;
-let pki: DevPkiFiles;
-let echo: EchoTarget;
-const cleanup: (() => unknown)[] = [];
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'tunnel-downlink-'));
-  pki = await writeDevPki(path.join(dir, 'pki'), { agentID: 'cluster-a' });
-  echo = await EchoTarget.start();
-}, 30_000);
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-afterAll(async () => {
-  await echo.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const env = flowTestEnv('tunnel-downlink-');
 
 async function server(limits = {}) {
-  const s = await startTestServer(dir, pki, limits);
-  cleanup.push(() => s.server.shutdown({ graceful: false }));
+  const s = await startTestServer(env.dir, env.pki, limits);
+  env.cleanup.push(() => s.server.shutdown({ graceful: false }));
   return s;
 }
 async function balancer(ports: number[]) {
   const b = await TcpBalancer.start(ports);
-  cleanup.push(() => b.stop());
+  env.cleanup.push(() => b.stop());
   return b;
 }
 async function agent(port: number) {
-  const a = await startTestAgent(port, pki);
-  cleanup.push(() => a.agent.stop());
+  const a = await startTestAgent(port, env.pki);
+  env.cleanup.push(() => a.agent.stop());
   return a;
 }
 
@@ -61,7 +41,7 @@ async function agent(port: number) {
 async function echoBothWays(uds: string, size: number): Promise<{ sent: string; got: string; bytes: number }> {
   const tunnel = await createTunnel({ uds });
   try {
-    const sock = await tunnel.dial(echo.address);
+    const sock = await tunnel.dial(env.echo.address);
     const payload = randomBytes(size);
     const got = createHash('sha256');
     let bytes = 0;
@@ -158,19 +138,19 @@ describe('Downlink', () => {
     // Another client certificate of the same CA, which knows the token.
     const other = new grpc.Client(
       `localhost:${s.agentPort}`,
-      grpc.credentials.createSsl(readFileSync(pki.caCert), readFileSync(pki.clientKey), readFileSync(pki.clientCert)),
+      grpc.credentials.createSsl(readFileSync(env.pki.caCert), readFileSync(env.pki.clientKey), readFileSync(env.pki.clientCert)),
     );
-    cleanup.push(() => other.close());
+    env.cleanup.push(() => other.close());
     const refused = await openDownlink(other, token).status;
     expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(refused.details).toContain('client certificate');
     // The agent's own certificate, on a second channel as our agent does: attached (headers come).
     const own = new grpc.Client(
       `localhost:${s.agentPort}`,
-      grpc.credentials.createSsl(readFileSync(pki.caCert), readFileSync(pki.agentKey), readFileSync(pki.agentCert)),
+      grpc.credentials.createSsl(readFileSync(env.pki.caCert), readFileSync(env.pki.agentKey), readFileSync(env.pki.agentCert)),
       { 'grpc.use_local_subchannel_pool': 1 },
     );
-    cleanup.push(() => own.close());
+    env.cleanup.push(() => own.close());
     const attached = openDownlink(own, token);
     await new Promise<void>((resolve, reject) => {
       attached.call.once('metadata', () => resolve());
@@ -194,11 +174,11 @@ describe('Downlink', () => {
 function downlinkAnnouncer(agentPort: number): TestAgent {
   const ta = new TestAgent({
     agentPort,
-    tls: { caCert: pki.caCert, cert: pki.agentCert, key: pki.agentKey },
+    tls: { caCert: env.pki.caCert, cert: env.pki.agentCert, key: env.pki.agentKey },
     agentID: 'cluster-a',
     metadata: { [FLOW_MD.control]: FLOW_SCHEME, [FLOW_MD.window]: String(MiB), [FLOW_MD.downlink]: '1' },
   });
-  cleanup.push(() => ta.close());
+  env.cleanup.push(() => ta.close());
   return ta;
 }
 
@@ -210,6 +190,6 @@ function openDownlink(client: grpc.Client, token: string): { call: grpc.ClientDu
   const call = client.makeBidiStreamRequest<Buffer, Buffer>(DOWNLINK_PATH, id, id, md);
   call.on('error', () => undefined);
   call.on('data', () => undefined);
-  cleanup.push(() => call.cancel());
+  env.cleanup.push(() => call.cancel());
   return { call, status: new Promise((r) => call.once('status', r)) };
 }

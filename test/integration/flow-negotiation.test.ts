@@ -13,18 +13,15 @@
  *   connection closed, bad_input_total{reason="flow_credit"} counts it, and
  *   the other connections carry on.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { type DevPkiFiles, writeDevPki } from '../../src/certs/dev-ca.js';
 import { createTunnel } from '../../src/client/index.js';
 import { data, dialReq, type Packet, PacketType } from '../../src/protocol/index.js';
 import { CREDITS_PATH, FLOW_MD, FLOW_SCHEME } from '../../src/transport/flow-wire.js';
-import { EchoTarget, FakeProxyServer } from '../support/agent-peers.js';
+import { FakeProxyServer } from '../support/agent-peers.js';
 import {
   agentStreams,
+  flowTestEnv,
   metric,
   MiB,
   RawFlowServer,
@@ -36,46 +33,30 @@ import {
 } from '../support/flow-peers.js';
 import { TestAgent, TestProxyClient } from '../support/server-peers.js';
 
-let dir: string;
-let pki: DevPkiFiles;
-let echo: EchoTarget;
-const cleanup: (() => unknown)[] = [];
+const env = flowTestEnv('tunnel-flow-neg-');
 
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'tunnel-flow-neg-'));
-  pki = await writeDevPki(path.join(dir, 'pki'), { agentID: 'cluster-a' });
-  echo = await EchoTarget.start();
-}, 30_000);
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-afterAll(async () => {
-  await echo.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const peerTls = () => ({ caCert: pki.caCert, cert: pki.agentCert, key: pki.agentKey });
+const peerTls = () => ({ caCert: env.pki.caCert, cert: env.pki.agentCert, key: env.pki.agentKey });
 const flowMetadata = (window = MiB) => ({ [FLOW_MD.control]: FLOW_SCHEME, [FLOW_MD.window]: String(window) });
 const isData = (cid: bigint) => (p: Packet) => p.type === PacketType.DATA && p.data.connectID === cid;
 
 async function server(limits = {}) {
-  const s = await startTestServer(dir, pki, limits);
-  cleanup.push(() => s.server.shutdown({ graceful: false }));
+  const s = await startTestServer(env.dir, env.pki, limits);
+  env.cleanup.push(() => s.server.shutdown({ graceful: false }));
   return s;
 }
 async function agent(port: number, limits = {}) {
-  const a = await startTestAgent(port, pki, limits);
-  cleanup.push(() => a.agent.stop());
+  const a = await startTestAgent(port, env.pki, limits);
+  env.cleanup.push(() => a.agent.stop());
   return a;
 }
 function testAgent(port: number, metadata?: Record<string, string>): TestAgent {
   const a = new TestAgent({ agentPort: port, tls: peerTls(), agentID: 'cluster-a', ...(metadata ? { metadata } : {}) });
-  cleanup.push(() => a.close());
+  env.cleanup.push(() => a.close());
   return a;
 }
 function proxyClient(uds: string): TestProxyClient {
   const c = new TestProxyClient({ uds });
-  cleanup.push(() => c.close());
+  env.cleanup.push(() => c.close());
   return c;
 }
 
@@ -83,7 +64,7 @@ function proxyClient(uds: string): TestProxyClient {
 async function echoThrough(uds: string, text: string): Promise<string> {
   const tunnel = await createTunnel({ uds });
   try {
-    const sock = await tunnel.dial(echo.address);
+    const sock = await tunnel.dial(env.echo.address);
     const back = new Promise<string>((resolve, reject) => {
       let got = '';
       sock.on('data', (d: Buffer) => {
@@ -109,7 +90,7 @@ function openCredits(client: grpc.Client, token: string): { call: grpc.ClientDup
   const call = client.makeBidiStreamRequest<Buffer, Buffer>(CREDITS_PATH, id, id, md);
   call.on('error', () => undefined);
   call.on('data', () => undefined);
-  cleanup.push(() => call.cancel());
+  env.cleanup.push(() => call.cancel());
   return { call, status: new Promise((r) => call.once('status', r)) };
 }
 
@@ -125,8 +106,8 @@ describe('negotiation', () => {
   });
 
   it('our agent against an upstream-like server: announced, unanswered, runs without flow control', async () => {
-    const fake = await FakeProxyServer.start({ serverID: 'upstream', pki });
-    cleanup.push(() => fake.stop());
+    const fake = await FakeProxyServer.start({ serverID: 'upstream', pki: env.pki });
+    env.cleanup.push(() => fake.stop());
     const a = await agent(fake.port);
     const st = await fake.nextStream();
     // It announced...
@@ -135,7 +116,7 @@ describe('negotiation', () => {
     await waitFor(() => agentStreams(a.adminPort), (v) => v.length === 1, 'agent stream');
     expect(await agentStreams(a.adminPort)).toEqual([expect.objectContaining({ flowControl: false })]);
     // ...and works: a dial and 2 MiB echoed without any grant (more than a window).
-    st.send(dialReq(echo.address, 5n));
+    st.send(dialReq(env.echo.address, 5n));
     const rsp = await st.next((p) => p.type === PacketType.DIAL_RSP);
     const cid = rsp.type === PacketType.DIAL_RSP ? rsp.dialResponse.connectID : 0n;
     expect(cid).not.toBe(0n);
@@ -160,7 +141,7 @@ describe('negotiation', () => {
     await waitFor(() => serverStreams(s.adminPort), (v) => v.length === 1, 'agent registered');
     expect(await serverStreams(s.adminPort)).toEqual([expect.objectContaining({ flowControl: false })]);
     const c = proxyClient(s.uds);
-    const rsp = await c.dial(echo.address);
+    const rsp = await c.dial(env.echo.address);
     expect(rsp.error).toBe('');
     c.stream.write(data(rsp.connectID, Buffer.from('no credits needed')));
     expect((await c.readBytes(17)).toString()).toBe('no credits needed');
@@ -228,8 +209,8 @@ describe('negotiation', () => {
   });
 
   it('our agent whose Credits stream is refused closes Connect and reconnects', async () => {
-    const raw = await RawFlowServer.start({ pki, windowBytes: MiB, credits: 'refuse' });
-    cleanup.push(() => raw.stop());
+    const raw = await RawFlowServer.start({ pki: env.pki, windowBytes: MiB, credits: 'refuse' });
+    env.cleanup.push(() => raw.stop());
     await agent(raw.port);
     await waitFor(() => raw.attempts.length, (n) => n >= 3, 'reconnects');
     expect(raw.creditCalls).toBeGreaterThanOrEqual(2);
@@ -247,8 +228,8 @@ describe('a peer over its credit', () => {
     await waitFor(() => serverStreams(s.adminPort), (v) => v.length === 1 && v[0]!.flowControl, 'flow-controlled stream');
     const bad = proxyClient(s.uds);
     const good = proxyClient(s.uds);
-    const rb = await bad.dial(echo.address);
-    const rg = await good.dial(echo.address);
+    const rb = await bad.dial(env.echo.address);
+    const rg = await good.dial(env.echo.address);
     expect(await serverConnections(s.adminPort)).toHaveLength(2);
     const before = await metric(s.registry, 'konnectivity_network_proxy_server_bad_input_total', { source: 'agent', reason: 'flow_credit' });
 
@@ -267,16 +248,16 @@ describe('a peer over its credit', () => {
   });
 
   it('a server that sends more than its credit: the agent closes that connection with an error, counts it, the other one works', async () => {
-    const raw = await RawFlowServer.start({ pki, windowBytes: MiB });
-    cleanup.push(() => raw.stop());
+    const raw = await RawFlowServer.start({ pki: env.pki, windowBytes: MiB });
+    env.cleanup.push(() => raw.stop());
     const a = await agent(raw.port);
     const st = await raw.nextStream();
     const window = Number(st.metadata[FLOW_MD.window]![0]);
     expect(window).toBe(MiB);
     await waitFor(() => raw.creditCalls, (n) => n === 1, 'Credits stream');
 
-    st.send(dialReq(echo.address, 1n));
-    st.send(dialReq(echo.address, 2n));
+    st.send(dialReq(env.echo.address, 1n));
+    st.send(dialReq(env.echo.address, 2n));
     const cids: bigint[] = [];
     for (const random of [1n, 2n]) {
       const p = await st.next((q) => q.type === PacketType.DIAL_RSP && q.dialResponse.random === random);

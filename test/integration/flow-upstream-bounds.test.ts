@@ -13,16 +13,13 @@
  *   hardLimitFactor times its bound.
  * Bounds are shortened through ServerDeps.limits / AgentDeps.limits.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { type DevPkiFiles, writeDevPki } from '../../src/certs/dev-ca.js';
+import { describe, expect, it } from '@jest/globals';
 import { createTunnel } from '../../src/client/index.js';
 import { data, dialReq, type Packet, PacketType } from '../../src/protocol/index.js';
-import { EchoTarget, FakeProxyServer } from '../support/agent-peers.js';
+import { FakeProxyServer } from '../support/agent-peers.js';
 import {
   agentStreams,
+  flowTestEnv,
   metric,
   MiB,
   serverConnections,
@@ -35,23 +32,7 @@ import {
 } from '../support/flow-peers.js';
 import { TestAgent, TestProxyClient } from '../support/server-peers.js';
 
-let dir: string;
-let pki: DevPkiFiles;
-let echo: EchoTarget;
-const cleanup: (() => unknown)[] = [];
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'tunnel-flow-upstream-'));
-  pki = await writeDevPki(path.join(dir, 'pki'), { agentID: 'cluster-a' });
-  echo = await EchoTarget.start();
-}, 30_000);
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-afterAll(async () => {
-  await echo.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const env = flowTestEnv('tunnel-flow-upstream-');
 
 const S = 'konnectivity_network_proxy_server';
 
@@ -59,7 +40,7 @@ const S = 'konnectivity_network_proxy_server';
 async function echoWorks(uds: string, text: string): Promise<void> {
   const c = new TestProxyClient({ uds });
   try {
-    const rsp = await c.dial(echo.address);
+    const rsp = await c.dial(env.echo.address);
     expect(rsp.error).toBe('');
     c.stream.write(data(rsp.connectID, Buffer.from(text)));
     expect((await c.readBytes(text.length)).toString()).toBe(text);
@@ -70,16 +51,16 @@ async function echoWorks(uds: string, text: string): Promise<void> {
 
 describe('server with an upstream-like agent (no credits)', () => {
   async function setup(limits: { stallTimeoutMs: number; queueHardLimitBytes: number }) {
-    const s = await startTestServer(dir, pki, limits);
-    cleanup.push(() => s.server.shutdown({ graceful: false }));
-    const ta = new TestAgent({ agentPort: s.agentPort, tls: { caCert: pki.caCert, cert: pki.agentCert, key: pki.agentKey }, agentID: 'cluster-a' });
-    cleanup.push(() => ta.close());
+    const s = await startTestServer(env.dir, env.pki, limits);
+    env.cleanup.push(() => s.server.shutdown({ graceful: false }));
+    const ta = new TestAgent({ agentPort: s.agentPort, tls: { caCert: env.pki.caCert, cert: env.pki.agentCert, key: env.pki.agentKey }, agentID: 'cluster-a' });
+    env.cleanup.push(() => ta.close());
     await ta.headers;
     await waitFor(() => serverStreams(s.adminPort), (v) => v.length === 1 && !v[0]!.flowControl, 'upstream-like agent');
     const fire = await startFirehose(8 * MiB, false); // then silent, the connection open
-    cleanup.push(() => fire.close());
+    env.cleanup.push(() => fire.close());
     const tunnel = await createTunnel({ uds: s.uds });
-    cleanup.push(() => tunnel.close());
+    env.cleanup.push(() => tunnel.close());
     const sock = await tunnel.dial(fire.address);
     sock.pause();
     let received = 0;
@@ -136,13 +117,13 @@ describe('our agent with an upstream-like server (no credits)', () => {
   const isCloseRsp = (cid: bigint) => (p: Packet) => p.type === PacketType.CLOSE_RSP && p.closeResponse.connectID === cid;
 
   async function setup(limits: { stallTimeoutMs: number; maxQueuedBytes: number; hardLimitFactor: number }) {
-    const fake = await FakeProxyServer.start({ serverID: 'upstream', pki });
-    cleanup.push(() => fake.stop());
-    const a = await startTestAgent(fake.port, pki, { ...limits, maxQueuedPackets: 100_000 });
-    cleanup.push(() => a.agent.stop());
+    const fake = await FakeProxyServer.start({ serverID: 'upstream', pki: env.pki });
+    env.cleanup.push(() => fake.stop());
+    const a = await startTestAgent(fake.port, env.pki, { ...limits, maxQueuedPackets: 100_000 });
+    env.cleanup.push(() => a.agent.stop());
     const st = await fake.nextStream();
     const sink = await startSink();
-    cleanup.push(() => sink.close());
+    env.cleanup.push(() => sink.close());
     sink.setReading(false);
     const dial = async (address: string, random: bigint): Promise<bigint> => {
       st.send(dialReq(address, random));
@@ -150,7 +131,7 @@ describe('our agent with an upstream-like server (no credits)', () => {
       return p.type === PacketType.DIAL_RSP ? p.dialResponse.connectID : 0n;
     };
     const stalled = await dial(sink.address, 1n);
-    const other = await dial(echo.address, 2n);
+    const other = await dial(env.echo.address, 2n);
     /** Sends `n` 64 KiB DATA packets for the stalled connection (never waiting: an upstream server does not). */
     const flood = (n: number): void => {
       const chunk = Buffer.alloc(64 * 1024, 1);

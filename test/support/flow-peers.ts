@@ -5,16 +5,18 @@
  * a raw flow-capable server for the agent (AgentService.Connect plus
  * FlowService.Credits, scripted), and small readers of the admin views.
  */
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { type AgentConfig, defaultAgentConfig, TunnelAgent } from '../../src/agent/index.js';
 import type { ConnectionLimits } from '../../src/agent/limits.js';
-import type { DevPkiFiles } from '../../src/certs/dev-ca.js';
+import { type DevPkiFiles, writeDevPki } from '../../src/certs/dev-ca.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { newRegistry } from '../../src/observability/metrics.js';
 import type { ServerConfig } from '../../src/server/config.js';
@@ -23,12 +25,44 @@ import type { ServerLimits } from '../../src/server/limits.js';
 import { decodeGrants, encodeGrants, FLOW_MD, FLOW_SCHEME, flowServiceDefinition, type Grant } from '../../src/transport/flow-wire.js';
 import { GrpcPacketStream } from '../../src/transport/packet-stream.js';
 import { agentServiceDefinition, MD } from '../../src/transport/services.js';
-import { FakeAgentStream } from './agent-peers.js';
+import { EchoTarget, FakeAgentStream } from './agent-peers.js';
 import { httpGet, metricSum } from './cli-procs.js';
 import { testServerConfig } from './server-peers.js';
 import { drainOrClose } from '../../src/transport/drain.js';
 
 export const MiB = 1024 * 1024;
+
+// ------------------------------------------------------------ per-file set-up
+
+/** What a flow test file shares: set before its tests run (see flowTestEnv). */
+export interface FlowTestEnv {
+  /** A temp dir of its own, removed after the file. */
+  dir: string;
+  /** A dev PKI in it, with agent id cluster-a. */
+  pki: DevPkiFiles;
+  /** An echo target on 127.0.0.1. */
+  echo: EchoTarget;
+  /** Stopped after each test, last first. */
+  cleanup: (() => unknown)[];
+}
+
+/** Registers the set-up and tear-down of a flow test file; call at its top level. */
+export function flowTestEnv(tmpPrefix: string): FlowTestEnv {
+  const env = { cleanup: [] as (() => unknown)[] } as FlowTestEnv;
+  beforeAll(async () => {
+    env.dir = mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
+    env.pki = await writeDevPki(path.join(env.dir, 'pki'), { agentID: 'cluster-a' });
+    env.echo = await EchoTarget.start();
+  }, 30_000);
+  afterEach(async () => {
+    for (const c of env.cleanup.splice(0).reverse()) await c();
+  });
+  afterAll(async () => {
+    await env.echo.close();
+    rmSync(env.dir, { recursive: true, force: true });
+  });
+  return env;
+}
 
 // ------------------------------------------------------------ server and agent in process
 
