@@ -8,6 +8,12 @@ export interface Sizes {
   /** Repetitions of each scenario; rows report medians. */
   runs: number;
   bulkMiB: number;
+  /**
+   * Untimed warm-up per direction through the relay and each frontend before
+   * the throughput runs, in transfers of bulkMiB: V8 keeps optimising the
+   * data path for about the first GiB a fresh process moves.
+   */
+  warmTransfers: number;
   roundTrips: number;
   dials: number;
   idleTunnels: number[];
@@ -17,10 +23,10 @@ export interface Sizes {
   settleMs: number;
 }
 
-export const FULL: Sizes = { runs: 3, bulkMiB: 256, roundTrips: 2000, dials: 2000, idleTunnels: [1000, 5000], holSeconds: 20, pendingDials: 50, settleMs: 1500 };
-export const QUICK: Sizes = { runs: 1, bulkMiB: 8, roundTrips: 200, dials: 100, idleTunnels: [100], holSeconds: 2, pendingDials: 10, settleMs: 1000 };
+export const FULL: Sizes = { runs: 3, bulkMiB: 256, warmTransfers: 4, roundTrips: 2000, dials: 2000, idleTunnels: [1000, 5000], holSeconds: 20, pendingDials: 50, settleMs: 1500 };
+export const QUICK: Sizes = { runs: 1, bulkMiB: 8, warmTransfers: 1, roundTrips: 200, dials: 100, idleTunnels: [100], holSeconds: 2, pendingDials: 10, settleMs: 1000 };
 /** Correctness only (the smoke test): every scenario once with tiny sizes; figures are meaningless. */
-export const SMOKE: Sizes = { runs: 1, bulkMiB: 1, roundTrips: 20, dials: 20, idleTunnels: [20], holSeconds: 1, pendingDials: 5, settleMs: 200 };
+export const SMOKE: Sizes = { runs: 1, bulkMiB: 1, warmTransfers: 1, roundTrips: 20, dials: 20, idleTunnels: [20], holSeconds: 1, pendingDials: 5, settleMs: 200 };
 
 export interface Row {
   scenario: string;

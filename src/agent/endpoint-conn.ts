@@ -89,6 +89,11 @@ export class EndpointConn {
     return { packets: this.queue.length, bytes: this.queuedBytes };
   }
 
+  /** Our flow-control receive window for this connection now (undefined without flow control). */
+  get flowWindow(): number | undefined {
+    return this.o.flow?.receiveWindow;
+  }
+
   /** Starts moving bytes. Call after DIAL_RSP was sent, so no DATA precedes it. */
   start(): void {
     const s = this.o.socket;

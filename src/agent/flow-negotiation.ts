@@ -14,7 +14,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { FlowLink } from '../transport/flow-control.js';
-import { CREDITS_PATH, decodeGrants, DOWNLINK_PATH, FLOW_MD, FLOW_SCHEME, parseWindow } from '../transport/flow-wire.js';
+import { CREDITS_PATH, decodeCredits, DOWNLINK_PATH, FLOW_MD, FLOW_SCHEME, parseWindow } from '../transport/flow-wire.js';
 import { GrpcPacketStream, type PacketStream } from '../transport/packet-stream.js';
 
 /** The Credits stream of one Connect stream, with its FlowLink. */
@@ -59,6 +59,8 @@ export function acceptFlow(
   windowBytes: number,
   /** A new channel of its own (own TCP and TLS connection) for the Downlink stream; absent: never opened. */
   downlinkClient?: () => grpc.Client,
+  /** Largest a connection's receive window may grow to (default windowBytes: no growth). */
+  maxWindowBytes = windowBytes,
 ): AgentFlow | undefined {
   if (windowBytes <= 0) return undefined;
   const first = (key: string): string | undefined => headers.get(key).map(String)[0];
@@ -71,7 +73,7 @@ export function acceptFlow(
   md.set(FLOW_MD.stream, token);
   const call = client.makeBidiStreamRequest<Buffer, Buffer>(CREDITS_PATH, passThrough, passThrough, md, {});
   call.on('error', () => undefined);
-  const link = new FlowLink({ sendWindow: serverWindow, receiveWindow: windowBytes });
+  const link = new FlowLink({ sendWindow: serverWindow, receiveWindow: windowBytes, maxReceiveWindow: maxWindowBytes });
   link.attach((batch) => {
     if (!call.writableEnded && !call.destroyed) call.write(batch);
   });
@@ -115,7 +117,7 @@ export function acceptFlow(
     run: async () => {
       let why = 'the server ended the Credits stream';
       try {
-        for await (const batch of call as AsyncIterable<Buffer>) link.onGrants(decodeGrants(batch));
+        for await (const batch of call as AsyncIterable<Buffer>) link.onCredits(decodeCredits(batch));
       } catch (e) {
         const err = e as { details?: string; message?: string };
         why = `Credits stream failed: ${err.details ?? err.message ?? String(e)}`;

@@ -46,6 +46,16 @@ export const MAX_PENDING_DIALS = 1024;
  * a grant. It replaces the queue bounds and the stall close for such servers.
  */
 export const FLOW_WINDOW_BYTES = 1024 * 1024;
+/**
+ * How far one connection's receive window may grow while the server is
+ * blocked on it and the endpoint takes the bytes as fast as they come
+ * (src/transport/flow-control.ts): the most server→endpoint bytes one
+ * connection can ever hold in the agent. With the window fixed at 1 MiB the
+ * server waited for credit during about a third of a 256 MiB upload through
+ * the gRPC frontend (its waits timed in a throwaway build); see
+ * src/transport/FLOW-CONTROL.md.
+ */
+export const FLOW_MAX_WINDOW_BYTES = 4 * 1024 * 1024;
 
 /** The limits for a given --xfr-channel-size. */
 export function connectionLimits(xfrChannelSize: number): ConnectionLimits {

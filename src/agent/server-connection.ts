@@ -13,7 +13,7 @@ import { acceptFlow, type AgentFlow, announceFlow } from './flow-negotiation.js'
 import type { AgentConfig } from './config.js';
 import { AgentError, ServerRefusedError } from './errors.js';
 import { agentChannelOptions, agentCredentials, downlinkChannelOptions, grpcCodeName, readTlsFiles } from './grpc-options.js';
-import { FLOW_WINDOW_BYTES } from './limits.js';
+import { FLOW_MAX_WINDOW_BYTES, FLOW_WINDOW_BYTES } from './limits.js';
 import type { ServerTarget } from './server-target.js';
 
 /** An open Connect stream whose headers were received. */
@@ -54,6 +54,8 @@ export interface GrpcConnectorOptions {
   credentials?: grpc.ChannelCredentials;
   /** Our receive window per connection, announced for flow control; 0: not announced. Default FLOW_WINDOW_BYTES. */
   flowWindowBytes?: number;
+  /** How far a connection's receive window may grow (src/transport/flow-control.ts). Default FLOW_MAX_WINDOW_BYTES. */
+  flowMaxWindowBytes?: number;
   /** Offer the Downlink stream, a second connection for server→agent bytes (flow.proto, step 4). Default true. */
   downlink?: boolean;
 }
@@ -97,7 +99,7 @@ export function grpcConnector(o: GrpcConnectorOptions): ServerConnector {
     // turn that the agent's next Connect needs to reach the replica it lacks.
     const downlinkClient =
       offerDownlink && serverCount === 1 ? () => new grpc.Client(target.address, creds, downlinkChannelOptions(o.config)) : undefined;
-    const flow = acceptFlow(client, headers, flowWindow, downlinkClient);
+    const flow = acceptFlow(client, headers, flowWindow, downlinkClient, o.flowMaxWindowBytes ?? FLOW_MAX_WINDOW_BYTES);
     let closed = false;
     return {
       serverID,

@@ -41,6 +41,8 @@ export interface EndpointConnInfo {
   address: string;
   queuedPackets: number;
   queuedBytes: number;
+  /** With flow control: our receive window for it now (the announced one, or more once grown). */
+  flowWindowBytes?: number;
   openForMs: number;
 }
 
@@ -103,6 +105,7 @@ export class StreamSession implements SessionContext {
       address: c.address,
       queuedPackets: c.queued.packets,
       queuedBytes: c.queued.bytes,
+      ...(c.flowWindow !== undefined ? { flowWindowBytes: c.flowWindow } : {}),
       openForMs: now - c.openedAt,
     }));
   }

@@ -217,9 +217,9 @@ export class H2PacketStream implements PacketStream {
     });
   }
 
-  write(p: Packet): boolean {
+  write(p: Packet, onWritten?: () => void): boolean {
     if (this.closed || this.req.writableEnded || this.req.destroyed) return false;
-    return this.req.write(frameMessage(p));
+    return onWritten ? this.req.write(frameMessage(p), () => onWritten()) : this.req.write(frameMessage(p));
   }
 
   drained(): Promise<void> {

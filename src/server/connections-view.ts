@@ -32,6 +32,8 @@ export interface EstablishedView {
   flowControl: boolean;
   /** Agent→client bytes queued in the server for this connection (not yet handed to the client's transport). */
   queuedBytes: number;
+  /** With flow control: our receive window for it now (the announced one, or more once grown). */
+  flowWindowBytes?: number;
 }
 
 /** Both lists, as served on the admin port's /connections. */
@@ -65,6 +67,7 @@ export function connectionsView(relay: Relay, clock: Clock): ConnectionsView {
           openSeconds: secs(s.establishedAt ?? s.openedAt),
           flowControl: s.flow !== undefined,
           queuedBytes: s.outbox.queuedBytes,
+          ...(s.flow ? { flowWindowBytes: s.flow.receiveWindow } : {}),
         });
       }
     }

@@ -18,7 +18,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { FlowLink } from '../transport/flow-control.js';
-import { decodeGrants, FLOW_MD, FLOW_SCHEME, FlowWireError, parseWindow } from '../transport/flow-wire.js';
+import { decodeCredits, FLOW_MD, FLOW_SCHEME, FlowWireError, parseWindow } from '../transport/flow-wire.js';
 import { GrpcPacketStream, type PacketStream, serverMessages } from '../transport/packet-stream.js';
 import type { Backend } from './backend.js';
 import type { Clock, TimerHandle } from './clock.js';
@@ -30,6 +30,8 @@ export interface FlowStreamsDeps {
   clock: Clock;
   /** Our receive window per connection (limits.flowWindowBytes); 0 turns flow control off. */
   windowBytes: number;
+  /** Largest a connection's receive window may grow to (limits.flowMaxWindowBytes; default windowBytes). */
+  maxWindowBytes?: number;
   /** How long a negotiated Connect stream waits for its Credits stream. */
   attachTimeoutMs: number;
   /** Offer the Downlink stream to agents that announce it (default true). */
@@ -90,7 +92,11 @@ export class FlowStreams {
       return undefined;
     }
     const token = randomBytes(16).toString('hex');
-    const link = new FlowLink({ sendWindow: peerWindow, receiveWindow: this.deps.windowBytes });
+    const link = new FlowLink({
+      sendWindow: peerWindow,
+      receiveWindow: this.deps.windowBytes,
+      maxReceiveWindow: this.deps.maxWindowBytes,
+    });
     const downlinkOffered =
       this.deps.downlink !== false && md.get(FLOW_MD.downlink).some((v) => String(v).trim() === '1');
     const entry: Entry = {
@@ -201,7 +207,7 @@ export class FlowStreams {
   private async readGrants(call: grpc.ServerDuplexStream<Buffer, Buffer>, entry: Entry): Promise<void> {
     let why = 'the Credits stream ended';
     try {
-      for await (const batch of serverMessages(call as unknown as Duplex)) entry.link.onGrants(decodeGrants(batch));
+      for await (const batch of serverMessages(call as unknown as Duplex)) entry.link.onCredits(decodeCredits(batch));
     } catch (e) {
       why = `the Credits stream failed: ${(e as Error).message}`;
       if (e instanceof FlowWireError) {

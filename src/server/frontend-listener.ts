@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
+import { markUnixClient } from '../transport/h2-tuning.js';
 import type { Clock } from './clock.js';
 import { ServerError } from './errors.js';
 import { filterAuthority, MAX_HEADER_BLOCK } from './h2-authority.js';
@@ -184,6 +185,7 @@ export class FrontendListeners {
     }
     this.h2Routes[route.kind]++;
     if (route.kind === 'native') {
+      markUnixClient(socket);
       this.deps.injectGrpc(socket);
       return;
     }

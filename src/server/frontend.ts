@@ -46,8 +46,10 @@ export interface Frontend {
   /**
    * Hands one packet to the client. Returns false when the transport buffer
    * is full (the packet is still taken): the relay then waits for drained().
+   * `written` runs once it has left our buffers for the client's transport
+   * (flow-control grants wait for that), not when the client is gone.
    */
-  deliver(p: ToClientPacket): boolean;
+  deliver(p: ToClientPacket, written?: () => void): boolean;
   /** Tells the client the server failed its dial. Same return value as deliver(). */
   dialFailed(f: DialFailure): boolean;
   /** Resolves when the transport has room again, or the client is gone. */

@@ -24,8 +24,8 @@ export class GrpcFrontend implements Frontend {
     return this.stream.closed;
   }
 
-  deliver(p: ToClientPacket): boolean {
-    return this.stream.write(p);
+  deliver(p: ToClientPacket, written?: () => void): boolean {
+    return this.stream.write(p, written);
   }
 
   dialFailed(f: DialFailure): boolean {

@@ -56,7 +56,7 @@ class HttpConnectFrontend implements Frontend {
     return this.gone || this.socket.destroyed;
   }
 
-  deliver(p: ToClientPacket): boolean {
+  deliver(p: ToClientPacket, written?: () => void): boolean {
     if (this.closed) return false;
     switch (p.type) {
       case PacketType.DIAL_RSP: {
@@ -68,7 +68,7 @@ class HttpConnectFrontend implements Frontend {
         return ok;
       }
       case PacketType.DATA:
-        return this.socket.write(p.data.data);
+        return written ? this.socket.write(p.data.data, () => written()) : this.socket.write(p.data.data);
       case PacketType.CLOSE_RSP:
         this.end();
         return false;

@@ -60,6 +60,13 @@ export interface ServerLimits {
    * then served like an upstream one).
    */
   flowWindowBytes: number;
+  /**
+   * How far one connection's receive window may grow beyond flowWindowBytes
+   * while the agent is blocked on it and the client takes the bytes as fast
+   * as they come (src/transport/flow-control.ts): the most agent→client bytes
+   * one connection can ever hold in the server. Equal to flowWindowBytes: no growth.
+   */
+  flowMaxWindowBytes: number;
   /** A flow-controlled Connect stream whose Credits stream has not arrived within this is closed. */
   flowAttachTimeoutMs: number;
   /** Offer agents the Downlink stream (proto/tunnel/v1/flow.proto, step 4). */
@@ -78,6 +85,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   keepaliveTimeoutMs: 20_000,
   agentMinPingIntervalMs: 30_000,
   flowWindowBytes: 1024 * 1024,
+  flowMaxWindowBytes: 4 * 1024 * 1024,
   flowAttachTimeoutMs: 10_000,
   flowDownlink: true,
 });

@@ -139,7 +139,8 @@ export class Relay {
 
   /**
    * Queues a packet for the client (never waits). `written` is called once it
-   * was handed to the client's transport (flow control grants the bytes back then).
+   * has left our buffers for the client's transport (flow control grants the
+   * bytes back then, so a stalled client holds at most its window here).
    */
   deliver(s: ClientSession, p: ToClientPacket, written?: () => void): void {
     this.metrics.stream.packet('to_client', p.type);
@@ -147,9 +148,7 @@ export class Relay {
     const queuedAt = this.clock.now();
     s.outbox.push(p.type === PacketType.DATA ? p.data.data.length : 32, () => {
       this.metrics.frontendWriteDuration.observe((this.clock.now() - queuedAt) / 1000);
-      const room = s.frontend.deliver(p);
-      written?.();
-      return room;
+      return s.frontend.deliver(p, written);
     });
   }
 

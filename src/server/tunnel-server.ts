@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import { ServerMetrics } from '../observability/metrics.js';
 import { type DialIDSource, randomDialID } from '../protocol/index.js';
 import { flowServiceDefinition } from '../transport/flow-wire.js';
-import { isGrpcGo, tuneGrpcServer, tuneGrpcServerFor } from '../transport/h2-tuning.js';
+import { tuneGrpcServer, tuneGrpcServerFor } from '../transport/h2-tuning.js';
 import { GrpcPacketStream } from '../transport/packet-stream.js';
 import { pullServiceDefinition } from '../transport/pull-service.js';
 import { agentServiceDefinition, proxyServiceDefinition } from '../transport/services.js';
@@ -29,7 +29,7 @@ import { FlowStreams } from './flow-streams.js';
 import { FrontendListeners } from './frontend-listener.js';
 import { staticServerHA } from './ha/static-ha.js';
 import type { ServerHA } from './ha/types.js';
-import { AGENT_LISTENER_H2, agentServerOptions, FRONTEND_GO_CLIENT_H2, frontendServerOptions } from './grpc-options.js';
+import { AGENT_LISTENER_H2, agentServerOptions, defaultSendBufferBytes, frontendServerOptions, frontendTuning } from './grpc-options.js';
 import { serveProxyStream } from './grpc-frontend.js';
 import { makeHttpConnectHandler } from './http-connect.js';
 import { makeHttp1Handler } from './http1-handler.js';
@@ -141,6 +141,7 @@ export class TunnelServer {
       metrics: this.metrics,
       clock: this.clock,
       windowBytes: this.limits.flowWindowBytes,
+      maxWindowBytes: this.limits.flowMaxWindowBytes,
       attachTimeoutMs: this.limits.flowAttachTimeoutMs,
       downlink: this.limits.flowDownlink,
     });
@@ -206,7 +207,7 @@ export class TunnelServer {
 
     // Frontend: gRPC through the injector, HTTP/1 CONNECT, on our own listeners.
     this.frontendServer = new grpc.Server(frontendServerOptions(c, this.limits));
-    tuneGrpcServerFor(this.frontendServer, FRONTEND_GO_CLIENT_H2, isGrpcGo);
+    tuneGrpcServerFor(this.frontendServer, frontendTuning(defaultSendBufferBytes()));
     this.frontendServer.addService(proxyServiceDefinition, {
       Proxy: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
         void serveProxyStream(new GrpcPacketStream(call, 'server', frontendPeer(call, c.udsName)), this.relay, this.metrics);

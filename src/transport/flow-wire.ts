@@ -33,7 +33,7 @@ export const FLOW_SCHEME = 'credits-v1';
 export const MIN_FLOW_WINDOW = 16 * 1024;
 export const MAX_FLOW_WINDOW = 64 * 1024 * 1024;
 
-/** FlowService with pass-through Buffers: batches are decoded by decodeGrants. */
+/** FlowService with pass-through Buffers: batches are decoded by decodeCredits. */
 export const flowServiceDefinition = {
   Credits: bidi(CREDITS_PATH, 'credits'),
   Downlink: bidi(DOWNLINK_PATH, 'downlink'),
@@ -44,6 +44,13 @@ export interface Grant {
   connectID: bigint;
   /** 1 to 2^32 - 1. */
   bytes: number;
+}
+
+/** One CreditsRequest/CreditsResponse: grants for the peer's DATA, and connections our DATA waits on credit for. */
+export interface CreditBatch {
+  grants: Grant[];
+  /** connectIDs whose DATA from us has run out of the peer's credit (field 2). */
+  blocked: bigint[];
 }
 
 /** A batch that is not a valid CreditsRequest/CreditsResponse. */
@@ -86,9 +93,25 @@ function smallVarintSize(v: number): number {
   return n;
 }
 
-/** Encodes grants as CreditsRequest/CreditsResponse (field 1: repeated Grant). */
-export function encodeGrants(grants: readonly Grant[]): Buffer {
+function varint64(out: Buffer, pos: number, v: bigint): number {
+  let u = BigInt.asUintN(64, v);
+  while (u >= 0x80n) {
+    out[pos++] = Number(u & 0x7fn) | 0x80;
+    u >>= 7n;
+  }
+  out[pos++] = Number(u);
+  return pos;
+}
+
+/**
+ * Encodes a CreditsRequest/CreditsResponse: field 1, repeated Grant; field 2,
+ * the blocked connectIDs, packed (proto3's encoding of a repeated int64).
+ */
+export function encodeGrants(grants: readonly Grant[], blocked: readonly bigint[] = []): Buffer {
   let total = 0;
+  let blockedBody = 0;
+  for (const id of blocked) blockedBody += varintSize(id);
+  if (blockedBody > 0) total += 1 + smallVarintSize(blockedBody) + blockedBody;
   const sizes: number[] = [];
   for (const g of grants) {
     const body = (g.connectID === 0n ? 0 : 1 + varintSize(g.connectID)) + (g.bytes === 0 ? 0 : 1 + smallVarintSize(g.bytes));
@@ -109,18 +132,18 @@ export function encodeGrants(grants: readonly Grant[]): Buffer {
     small(sizes[i]!);
     if (g.connectID !== 0n) {
       out[pos++] = 0x08; // field 1, varint
-      let u = BigInt.asUintN(64, g.connectID);
-      while (u >= 0x80n) {
-        out[pos++] = Number(u & 0x7fn) | 0x80;
-        u >>= 7n;
-      }
-      out[pos++] = Number(u);
+      pos = varint64(out, pos, g.connectID);
     }
     if (g.bytes !== 0) {
       out[pos++] = 0x10; // field 2, varint
       small(g.bytes);
     }
   });
+  if (blockedBody > 0) {
+    out[pos++] = 0x12; // field 2, length-delimited (packed)
+    small(blockedBody);
+    for (const id of blocked) pos = varint64(out, pos, id);
+  }
   return out;
 }
 
@@ -171,27 +194,42 @@ class Reader {
 }
 
 /** Decodes a CreditsRequest/CreditsResponse. Unknown fields are skipped; grants of 0 bytes dropped. */
-export function decodeGrants(buf: Uint8Array): Grant[] {
-  const out: Grant[] = [];
+export function decodeCredits(buf: Uint8Array): CreditBatch {
+  const grants: Grant[] = [];
+  const blocked: bigint[] = [];
   const r = new Reader(buf, 0, buf.length);
   while (r.pos < r.end) {
     const tag = Number(r.varint());
-    if (tag >>> 3 !== 1 || (tag & 7) !== 2) {
+    if (tag === 0x0a) {
+      const len = r.length();
+      const g = new Reader(buf, r.pos, r.pos + len);
+      r.pos += len;
+      let connectID = 0n;
+      let bytes = 0n;
+      while (g.pos < g.end) {
+        const t = Number(g.varint());
+        if (t === 0x08) connectID = BigInt.asIntN(64, g.varint());
+        else if (t === 0x10) bytes = BigInt.asUintN(32, g.varint());
+        else g.skip(t & 7);
+      }
+      if (bytes > 0n) grants.push({ connectID, bytes: Number(bytes) });
+    } else if (tag === 0x12) {
+      // Packed, as proto3 writes it.
+      const len = r.length();
+      const p = new Reader(buf, r.pos, r.pos + len);
+      r.pos += len;
+      while (p.pos < p.end) blocked.push(BigInt.asIntN(64, p.varint()));
+    } else if (tag === 0x10) {
+      // One value unpacked: parsers must take both forms.
+      blocked.push(BigInt.asIntN(64, r.varint()));
+    } else {
       r.skip(tag & 7);
-      continue;
     }
-    const len = r.length();
-    const g = new Reader(buf, r.pos, r.pos + len);
-    r.pos += len;
-    let connectID = 0n;
-    let bytes = 0n;
-    while (g.pos < g.end) {
-      const t = Number(g.varint());
-      if (t === 0x08) connectID = BigInt.asIntN(64, g.varint());
-      else if (t === 0x10) bytes = BigInt.asUintN(32, g.varint());
-      else g.skip(t & 7);
-    }
-    if (bytes > 0n) out.push({ connectID, bytes: Number(bytes) });
   }
-  return out;
+  return { grants, blocked };
+}
+
+/** The grants of a CreditsRequest/CreditsResponse (see decodeCredits). */
+export function decodeGrants(buf: Uint8Array): Grant[] {
+  return decodeCredits(buf).grants;
 }

@@ -22,9 +22,11 @@
  * peers are Node and both receive windows exceed what the sockets can buffer
  * (about 200 KiB on a Unix socket), traffic in both directions at once can
  * fill both sockets and stall the connection for good (bench/ shows it;
- * test/integration/e2e-cli-transfer.test.ts moves 8 MiB both ways at once). With one side at Node's
- * 64 KiB default, that side's peer never blocks in a write, keeps reading,
- * and the other side's writes always complete. Frame size: Node sends DATA in
+ * test/integration/e2e-cli-transfer.test.ts moves 8 MiB both ways at once).
+ * With one side's window (Node's 64 KiB, or 128 KiB on a Unix socket whose
+ * send buffer is 208 KiB) below what its peer's socket buffers, that peer
+ * never blocks in a write, keeps reading, and the other side's writes always
+ * complete. Frame size: Node sends DATA in
  * 16 KiB frames whatever the peer allows, so SETTINGS_MAX_FRAME_SIZE is left
  * at its default.
  */
@@ -62,17 +64,17 @@ export function tuneGrpcServer(server: grpc.Server, t: H2Tuning): void {
 }
 
 /**
- * Applies `t` to a connection of `server` once its first request's headers
- * satisfy `alwaysReads`: for peers known to keep reading while they write
- * (grpc-go), with which a large receive window on our side cannot stall the
- * connection. Other connections keep Node's 64 KiB. The change goes out as a
- * SETTINGS frame (stream window, existing streams included) and a
- * WINDOW_UPDATE (connection window) right after that request arrived.
+ * Tunes each connection of `server` once its first request arrived, with
+ * what `choose` returns for it (undefined: Node's 64 KiB stays). The change
+ * goes out as a SETTINGS frame (stream window, existing streams included)
+ * and a WINDOW_UPDATE (connection window) right after that request. The
+ * frontend uses it to give large windows only to peers known to keep reading
+ * while they write (grpc-go), and a medium one to Node clients on a Unix
+ * socket, whose buffer holds all of it (server/grpc-options.ts).
  */
 export function tuneGrpcServerFor(
   server: grpc.Server,
-  t: H2Tuning,
-  alwaysReads: (headers: http2.IncomingHttpHeaders) => boolean,
+  choose: (headers: http2.IncomingHttpHeaders, session: http2.Http2Session) => H2Tuning | undefined,
 ): void {
   const seen = new WeakSet<http2.Http2Session>();
   hookHttp2Servers(server, (h2) => {
@@ -80,7 +82,9 @@ export function tuneGrpcServerFor(
       const session = stream.session;
       if (!session || seen.has(session)) return;
       seen.add(session);
-      if (!alwaysReads(headers) || session.destroyed) return;
+      if (session.destroyed) return;
+      const t = choose(headers, session);
+      if (!t) return;
       try {
         session.settings({ initialWindowSize: t.streamWindow });
         session.setLocalWindowSize(t.connectionWindow);
@@ -89,6 +93,22 @@ export function tuneGrpcServerFor(
       }
     });
   });
+}
+
+/** Marks a socket as a Unix-socket client's (before it is handed to Node's HTTP/2), for isUnixClient. */
+const UNIX_CLIENT = Symbol('tunnel.unixClient');
+
+export function markUnixClient(socket: object): void {
+  (socket as { [UNIX_CLIENT]?: true })[UNIX_CLIENT] = true;
+}
+
+/** True for a session over a socket markUnixClient marked (Node's session.socket forwards property reads to it). */
+export function isUnixClient(session: http2.Http2Session): boolean {
+  try {
+    return (session.socket as unknown as { [UNIX_CLIENT]?: true })[UNIX_CLIENT] === true;
+  } catch {
+    return false; // no socket any more
+  }
 }
 
 /** grpc-go's user agent (`grpc-go/1.62.1`, possibly after an application's own): kube-apiserver, upstream clients. */

@@ -13,9 +13,10 @@ export interface PacketStream {
   /**
    * Queues a packet. Returns false when the transport buffer is full: wait
    * for `drained()` before writing more. After close, packets are dropped
-   * and false is returned.
+   * and false is returned. `onWritten` runs once the packet has left the
+   * stream's buffer for the transport (not for a dropped packet).
    */
-  write(p: Packet): boolean;
+  write(p: Packet, onWritten?: () => void): boolean;
   /** Resolves when the transport buffer has room again, or the stream has closed. */
   drained(): Promise<void>;
   /**
@@ -81,9 +82,9 @@ export class GrpcPacketStream implements PacketStream {
     if (this.isServer) call.once('finish', finish);
   }
 
-  write(p: Packet): boolean {
+  write(p: Packet, onWritten?: () => void): boolean {
     if (this.closed || this.call.writableEnded || this.call.destroyed) return false;
-    return this.call.write(wireBytes(p));
+    return onWritten ? this.call.write(wireBytes(p), () => onWritten()) : this.call.write(wireBytes(p));
   }
 
   drained(): Promise<void> {

@@ -123,7 +123,7 @@ describe('benchmark suite, smoke mode', () => {
     const sz = SIZES.smoke;
     // Rows per scenario (scenario label → count), in the order they ran.
     const expected: Record<keyof typeof SCENARIOS, [string, number]> = {
-      throughput: ['throughput', 5],
+      throughput: ['throughput', 7],
       latency: ['latency', 2],
       dials: ['dial rate', 8],
       memory: ['memory', 3 + 3 * sz.idleTunnels.length],
@@ -142,6 +142,7 @@ describe('benchmark suite, smoke mode', () => {
     }
     // Bulk transfers go through both frontends, both ways.
     for (const dir of ['down', 'up']) {
+      expect(rows.map((r) => r.name)).toContain(`1 tunnel, ${sz.bulkMiB} MiB ${dir}, first transfer after start`);
       expect(rows.map((r) => r.name)).toContain(`1 tunnel, ${sz.bulkMiB} MiB ${dir}`);
       expect(rows.map((r) => r.name)).toContain(`1 tunnel, ${sz.bulkMiB} MiB ${dir}, HTTP CONNECT`);
     }

@@ -10,6 +10,9 @@
  * - upload: the same with the target not reading what the client sends; the
  *   agent holds at most one window for it (its /connections queuedBytes).
  * - the same download stall through an HTTP CONNECT tunnel on the Unix socket.
+ * A connection stalled from the start keeps the announced window (both
+ * ways); a bulk download to a reader that keeps up grows the server's to the
+ * maximum (the admin views' flowWindowBytes), bytes checked.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
@@ -108,6 +111,8 @@ describe('one stalled connection with credits', () => {
       const [view] = await serverConnections(s.adminPort);
       expect(view).toMatchObject({ address: fire.address, flowControl: true });
       expect(view!.queuedBytes).toBeLessThanOrEqual(DEFAULT_LIMITS.flowWindowBytes);
+      // Stalled from the start: its window never grew.
+      expect(view!.flowWindowBytes).toBe(DEFAULT_LIMITS.flowWindowBytes);
 
       // The other connections of the same agent are not held up.
       expect(await othersComplete()).toBe(OTHERS);
@@ -153,6 +158,7 @@ describe('one stalled connection with credits', () => {
       expect(conn).toBeDefined();
       expect(view[0]!.flowControl).toBe(true);
       expect(conn!.queuedBytes).toBeLessThanOrEqual(FLOW_WINDOW_BYTES);
+      expect(conn!.flowWindowBytes).toBe(FLOW_WINDOW_BYTES);
 
       expect(await othersComplete()).toBe(OTHERS);
 
@@ -218,6 +224,48 @@ describe('one stalled connection with credits', () => {
       expect(h.digest('hex')).toBe(await conn.done);
     } finally {
       sock.destroy();
+      await fire.close();
+    }
+  }, 40_000);
+});
+
+// The agent grows its windows the same way (FlowLink, unit-tested); in one process an upload is
+// never short of the agent's credit, so only the download shows it here.
+describe('windows grow for bulk transfers to readers that keep up', () => {
+  const TOTAL = 64 * MiB;
+  const CHECK_AT = 40 * MiB;
+
+  it('download: the server grows its window for the connection to the maximum; every byte arrives', async () => {
+    const fire = await startFirehose(TOTAL);
+    const tunnel: Tunnel = await createTunnel({ uds: s.uds });
+    try {
+      const sock = await tunnel.dial(fire.address);
+      const h = createHash('sha256');
+      let got = 0;
+      let view: Awaited<ReturnType<typeof serverConnections>>[number] | undefined;
+      const done = new Promise<void>((resolve, reject) => {
+        sock.on('data', (d: Buffer) => {
+          h.update(d);
+          got += d.length;
+          if (got >= CHECK_AT && view === undefined && !sock.isPaused()) {
+            // Look while the connection is still open, then read on.
+            sock.pause();
+            serverConnections(s.adminPort).then((v) => {
+              view = v.find((c) => c.address === fire.address);
+              sock.resume();
+            }, reject);
+          }
+        });
+        sock.on('end', () => resolve());
+        sock.on('error', reject);
+      });
+      await done;
+      expect(view).toMatchObject({ flowControl: true, flowWindowBytes: DEFAULT_LIMITS.flowMaxWindowBytes });
+      expect(DEFAULT_LIMITS.flowMaxWindowBytes).toBeGreaterThan(DEFAULT_LIMITS.flowWindowBytes);
+      expect(got).toBe(TOTAL);
+      expect(h.digest('hex')).toBe(await fire.conns[0]!.done);
+    } finally {
+      await tunnel.close();
       await fire.close();
     }
   }, 40_000);

@@ -134,6 +134,8 @@ export interface ServerConnView {
   address: string;
   flowControl: boolean;
   queuedBytes: number;
+  /** With flow control: the server's receive window for the connection now. */
+  flowWindowBytes?: number;
 }
 export async function serverConnections(adminPort: number): Promise<ServerConnView[]> {
   return (await adminJSON<{ established: ServerConnView[] }>(adminPort, '/connections')).established;
@@ -150,7 +152,7 @@ export interface AgentStreamView {
   serverID: string;
   flowControl: boolean;
   downlink: boolean;
-  endpointConnections: { connectID: string; address: string; queuedBytes: number; queuedPackets: number }[];
+  endpointConnections: { connectID: string; address: string; queuedBytes: number; queuedPackets: number; flowWindowBytes?: number }[];
 }
 export async function agentStreams(adminPort: number): Promise<AgentStreamView[]> {
   return (await adminJSON<{ servers: AgentStreamView[] }>(adminPort, '/connections')).servers;

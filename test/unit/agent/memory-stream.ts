@@ -29,9 +29,10 @@ export class MemoryPacketStream implements PacketStream {
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
-  write(p: Packet): boolean {
+  write(p: Packet, onWritten?: () => void): boolean {
     if (this.closed) return false;
     this.sent.push(p);
+    onWritten?.();
     const i = this.sent.length - 1;
     const w = this.sentWaiters.findIndex((x) => x.match(p));
     if (w >= 0) {

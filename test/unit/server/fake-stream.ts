@@ -23,9 +23,10 @@ export class FakePacketStream implements PacketStream {
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
-  write(p: Packet): boolean {
+  write(p: Packet, onWritten?: () => void): boolean {
     if (this.closed) return false;
     this.written.push(p);
+    onWritten?.();
     for (const w of this.writeWaiters.splice(0)) w();
     return this.room;
   }

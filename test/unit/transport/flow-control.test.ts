@@ -12,8 +12,10 @@ import path from 'node:path';
 import protobuf from 'protobufjs';
 import { FlowLink } from '../../../src/transport/flow-control.js';
 import {
+  type CreditBatch,
   CREDITS_PATH,
   DOWNLINK_PATH,
+  decodeCredits,
   decodeGrants,
   encodeGrants,
   FLOW_MD,
@@ -155,6 +157,168 @@ describe('FlowLink: receiving and granting back', () => {
   });
 });
 
+describe('FlowLink: blocked senders and growing windows', () => {
+  /** A link whose batches are recorded whole (grants and blocked). */
+  function recording(o: { send: number; receive: number; max?: number }): { l: FlowLink; batches: CreditBatch[]; turn: () => void } {
+    const queued: (() => void)[] = [];
+    const batches: CreditBatch[] = [];
+    const l = new FlowLink({ sendWindow: o.send, receiveWindow: o.receive, maxReceiveWindow: o.max, defer: (fn) => queued.push(fn) });
+    l.attach((b) => batches.push(decodeCredits(b)));
+    return { l, batches, turn: () => queued.splice(0).forEach((f) => f()) };
+  }
+
+  it('a sender out of credit says so once, in the next batch with any grants, and again only after a grant', () => {
+    const { l, batches, turn } = recording({ send: 16 * KiB, receive: 64 * KiB });
+    const a = l.open(1n);
+    const b = l.open(2n);
+    expect(a.take(16 * KiB)).toBe(16 * KiB); // exactly its credit: not blocked
+    turn();
+    expect(batches).toEqual([]);
+    expect(a.take(1)).toBe(0);
+    expect(a.take(100)).toBe(0);
+    b.received(20 * KiB);
+    b.consumed(20 * KiB);
+    turn();
+    expect(batches).toEqual([{ grants: [{ connectID: 2n, bytes: 20 * KiB }], blocked: [1n] }]);
+    expect(a.take(1)).toBe(0);
+    turn();
+    expect(batches).toHaveLength(1); // still the same shortage: said once
+    l.onGrants([{ connectID: 1n, bytes: 100 }]);
+    expect(a.take(200)).toBe(100); // short again after the grant
+    turn();
+    expect(batches[1]).toEqual({ grants: [], blocked: [1n] });
+    // A connection that closes before the batch goes out is not reported.
+    a.take(1);
+    l.onGrants([{ connectID: 1n, bytes: 10 }]);
+    a.take(20);
+    a.close();
+    turn();
+    expect(batches).toHaveLength(2);
+  });
+
+  it('grows a window the peer is blocked on once eight windows went through, doubling up to the maximum', () => {
+    const { l, batches, turn } = recording({ send: 64 * KiB, receive: 64 * KiB, max: 256 * KiB });
+    const r = l.open(1n);
+    const move = (n: number): void => {
+      for (let done = 0; done < n; done += 16 * KiB) {
+        expect(r.received(16 * KiB)).toBe(true);
+        r.consumed(16 * KiB);
+        turn();
+      }
+    };
+    const blocked = (): void => l.onCredits({ grants: [], blocked: [1n] });
+    move(8 * 64 * KiB - 16 * KiB);
+    blocked();
+    turn();
+    expect(r.receiveWindow).toBe(64 * KiB); // not eight windows yet
+    move(16 * KiB);
+    batches.length = 0;
+    blocked();
+    expect(r.receiveWindow).toBe(128 * KiB);
+    turn();
+    // The extra 64 KiB goes out as a grant of bytes never received.
+    expect(batches).toEqual([{ grants: [{ connectID: 1n, bytes: 64 * KiB }], blocked: [] }]);
+    // The peer may now have 128 KiB on the way, and no more.
+    expect(r.received(128 * KiB)).toBe(true);
+    expect(r.received(1)).toBe(false);
+  });
+
+  it('the window grows no further than the maximum, and the grown window is what a violation is judged against', () => {
+    const { l, turn } = recording({ send: 64 * KiB, receive: 64 * KiB, max: 160 * KiB });
+    const r = l.open(1n);
+    const pass = (): void => {
+      // Eight of the current window through, then the peer is blocked.
+      const w = r.receiveWindow;
+      for (let done = 0; done < 8 * w; done += 16 * KiB) {
+        expect(r.received(16 * KiB)).toBe(true);
+        r.consumed(16 * KiB);
+        turn();
+      }
+      l.onCredits({ grants: [], blocked: [1n] });
+      turn();
+    };
+    pass();
+    expect(r.receiveWindow).toBe(128 * KiB);
+    pass();
+    expect(r.receiveWindow).toBe(160 * KiB); // doubled, capped
+    // Right after a growth everything owed went out with it: the peer may have the whole window on the way.
+    expect(r.received(160 * KiB)).toBe(true);
+    expect(r.received(1)).toBe(false);
+    r.consumed(160 * KiB + 1);
+    turn();
+    pass();
+    expect(r.receiveWindow).toBe(160 * KiB);
+  });
+
+  it('a reader that has not taken eight windows since the last change, a closed connection, or no maximum: no growth', () => {
+    const slow = recording({ send: 64 * KiB, receive: 64 * KiB, max: 1024 * KiB });
+    const s = slow.l.open(1n);
+    // The peer has sent eight windows, but we handed on one less 16 KiB piece (a reader that stopped).
+    for (let i = 0; i < 32; i++) {
+      expect(s.received(16 * KiB)).toBe(true);
+      if (i < 31) s.consumed(16 * KiB);
+      slow.turn();
+    }
+    slow.l.onCredits({ grants: [], blocked: [1n] });
+    expect(s.receiveWindow).toBe(64 * KiB);
+    s.consumed(16 * KiB);
+    slow.turn();
+    slow.l.onCredits({ grants: [], blocked: [1n, 99n] }); // unknown ids are ignored
+    expect(s.receiveWindow).toBe(128 * KiB);
+    s.close();
+    slow.l.onCredits({ grants: [], blocked: [1n] });
+    expect(s.receiveWindow).toBe(128 * KiB);
+
+    const fixed = recording({ send: 64 * KiB, receive: 64 * KiB });
+    expect(fixed.l.maxReceiveWindow).toBe(64 * KiB);
+    const f = fixed.l.open(1n);
+    for (let i = 0; i < 64; i++) {
+      f.received(16 * KiB);
+      f.consumed(16 * KiB);
+      fixed.turn();
+    }
+    fixed.l.onCredits({ grants: [], blocked: [1n] });
+    expect(f.receiveWindow).toBe(64 * KiB);
+  });
+
+  it('two links wired together: a bulk sender to a fast reader reaches the maximum window; to a reader that stops, never more than the window', () => {
+    function wired(consume: boolean): { perTurn: number[]; held: number } {
+      const q: (() => void)[] = [];
+      const defer = (fn: () => void): void => void q.push(fn);
+      const sender = new FlowLink({ sendWindow: 256 * KiB, receiveWindow: 256 * KiB, defer });
+      const receiver = new FlowLink({ sendWindow: 256 * KiB, receiveWindow: 256 * KiB, maxReceiveWindow: 1024 * KiB, defer });
+      sender.attach((b) => receiver.onCredits(decodeCredits(b)));
+      receiver.attach((b) => sender.onCredits(decodeCredits(b)));
+      const tx = sender.open(5n);
+      const rx = receiver.open(5n);
+      const perTurn: number[] = [];
+      let held = 0;
+      for (let t = 0; t < 100; t++) {
+        let sent = 0;
+        for (;;) {
+          const n = tx.take(64 * KiB);
+          if (n === 0) break;
+          expect(rx.received(n)).toBe(true);
+          if (consume) rx.consumed(n);
+          else held += n;
+          sent += n;
+        }
+        perTurn.push(sent);
+        // Batches of both sides go out on the next turn.
+        while (q.length > 0) q.splice(0).forEach((f) => f());
+      }
+      return { perTurn, held };
+    }
+    const fast = wired(true);
+    expect(fast.perTurn[0]).toBe(256 * KiB);
+    expect(Math.max(...fast.perTurn)).toBe(1024 * KiB);
+    expect(fast.perTurn.at(-1)).toBe(1024 * KiB);
+    const stalled = wired(false);
+    expect(stalled.held).toBe(256 * KiB);
+    expect(stalled.perTurn.slice(1).every((n) => n === 0)).toBe(true);
+  });
+});
+
 describe('flow wire format against proto/tunnel/v1/flow.proto', () => {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => path.join(repoRoot, 'proto', target);
@@ -191,7 +355,10 @@ describe('flow wire format against proto/tunnel/v1/flow.proto', () => {
       ['bytes', 2, 'uint32'],
     ]);
     for (const t of [Req, Rsp]) {
-      expect(Object.values(t.fields).map((f) => [f.name, f.id, f.type, f.repeated])).toEqual([['grants', 1, 'Grant', true]]);
+      expect(Object.values(t.fields).map((f) => [f.name, f.id, f.type, f.repeated])).toEqual([
+        ['grants', 1, 'Grant', true],
+        ['blocked', 2, 'int64', true],
+      ]);
     }
     const d = svc.methods['Downlink']!;
     expect(`/${svc.fullName.slice(1)}/${d.name}`).toBe(DOWNLINK_PATH);
@@ -216,6 +383,22 @@ describe('flow wire format against proto/tunnel/v1/flow.proto', () => {
     expect(Buffer.from(Rsp.encode(Rsp.fromObject(asProto(sample))).finish()).toString('hex')).toBe(ours.toString('hex'));
     expect(fromProto(Req.decode(ours))).toEqual(sample);
     expect(encodeGrants([])).toHaveLength(0);
+  });
+
+  it('blocked connectIDs: packed as proto3 packs them, byte-identical to protobufjs, and both forms decode', () => {
+    const blocked = [1n, 300n, 0x7fff_ffff_ffff_ffffn, -5n];
+    const ours = encodeGrants(sample, blocked);
+    const theirs = Buffer.from(Req.encode(Req.fromObject({ ...asProto(sample), blocked: blocked.map(String) })).finish());
+    expect(theirs.toString('hex')).toBe(ours.toString('hex'));
+    expect(decodeCredits(ours)).toEqual({ grants: sample, blocked });
+    expect(decodeCredits(encodeGrants([], [7n]))).toEqual({ grants: [], blocked: [7n] });
+    // Unpacked (one value per field), which parsers must accept as well.
+    const w = protobuf.Writer.create();
+    w.uint32((2 << 3) | 0).int64(9);
+    w.uint32((2 << 3) | 0).int64(-1);
+    expect(decodeCredits(w.finish())).toEqual({ grants: [], blocked: [9n, -1n] });
+    // A peer that does not know the field (decodeGrants alone) still reads the grants.
+    expect(decodeGrants(ours)).toEqual(sample);
   });
 
   it('decodes what protobufjs encodes, skipping unknown fields and dropping zero grants', () => {

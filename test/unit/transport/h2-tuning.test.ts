@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
@@ -21,8 +21,15 @@ import { CHANNEL_FLOW_CONTROL_WINDOW } from '../../../src/client/defaults.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { newRegistry } from '../../../src/observability/metrics.js';
 import { agentChannelOptions, FLOW_CONTROL_WINDOW } from '../../../src/agent/grpc-options.js';
-import { AGENT_LISTENER_H2, FRONTEND_GO_CLIENT_H2 } from '../../../src/server/grpc-options.js';
-import { isGrpcGo } from '../../../src/transport/h2-tuning.js';
+import {
+  AGENT_LISTENER_H2,
+  defaultSendBufferBytes,
+  FRONTEND_GO_CLIENT_H2,
+  FRONTEND_UNIX_NODE_H2,
+  frontendTuning,
+  UNIX_NODE_MIN_SEND_BUFFER,
+} from '../../../src/server/grpc-options.js';
+import { isGrpcGo, markUnixClient } from '../../../src/transport/h2-tuning.js';
 import { TunnelServer } from '../../../src/server/index.js';
 import { testServerConfig } from '../../support/server-peers.js';
 
@@ -78,6 +85,19 @@ async function advertisedBy(port: number): Promise<Advertised> {
   );
 }
 
+/** Opens a Proxy stream the way a gRPC client does (with `userAgent`, if any). */
+function proxyRequest(session: http2.ClientHttp2Session, userAgent?: string): http2.ClientHttp2Stream {
+  const req = session.request({
+    ':method': 'POST',
+    ':path': '/ProxyService/Proxy',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    ...(userAgent ? { 'user-agent': userAgent } : {}),
+  });
+  req.on('error', () => undefined);
+  return req;
+}
+
 /**
  * What a frontend on a Unix socket advertises to a raw HTTP/2 client. The
  * frontend answers the connection preface itself with an empty SETTINGS
@@ -98,14 +118,7 @@ async function advertisedOnUds(socketPath: string, userAgent?: string, settingsF
     });
     session.once('error', reject);
   });
-  const req = session.request({
-    ':method': 'POST',
-    ':path': '/ProxyService/Proxy',
-    'content-type': 'application/grpc',
-    te: 'trailers',
-    ...(userAgent ? { 'user-agent': userAgent } : {}),
-  });
-  req.on('error', () => undefined);
+  const req = proxyRequest(session, userAgent);
   try {
     await second;
     return await readAdvertised(session, true);
@@ -113,6 +126,26 @@ async function advertisedOnUds(socketPath: string, userAgent?: string, settingsF
     req.close();
     session.destroy();
   }
+}
+
+/** What the frontend's mTLS TCP port advertises to a raw HTTP/2 client (with the frontend client certificate) after its first request. */
+async function advertisedOverTls(port: number, userAgent?: string): Promise<Advertised> {
+  const session = http2.connect(`https://localhost:${port}`, {
+    ca: readFileSync(pki.caCert),
+    cert: readFileSync(pki.clientCert),
+    key: readFileSync(pki.clientKey),
+  });
+  await new Promise<void>((resolve, reject) => {
+    session.once('remoteSettings', () => resolve());
+    session.once('error', reject);
+  });
+  const req = proxyRequest(session, userAgent);
+  // Half-closed without a packet, the stream gets its answer (a status) after the server has
+  // handled its headers, and so after any SETTINGS it sent for it.
+  const answered = new Promise<void>((resolve) => req.once('response', () => resolve()));
+  req.end();
+  await answered;
+  return readAdvertised(session, true);
 }
 
 async function readAdvertised(session: http2.ClientHttp2Session, settingsSeen = false): Promise<Advertised> {
@@ -191,19 +224,74 @@ describe('HTTP/2 windows of the frontend', () => {
     }
   }
 
-  it('a Unix-socket frontend keeps small receive windows (the client library has the large side)', () =>
+  it('Node clients on the Unix socket get FRONTEND_UNIX_NODE_H2, still the small side (the client library has the large one)', () =>
     withUdsFrontend('fe-small.sock', async (uds) => {
-      const got = await advertisedOnUds(uds);
-      expect(got.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
-      expect(got.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
+      // This machine's default send buffer decides (Linux: 208 KiB unless changed).
+      const tuned = (defaultSendBufferBytes() ?? 0) >= UNIX_NODE_MIN_SEND_BUFFER;
+      const want = tuned ? FRONTEND_UNIX_NODE_H2 : { streamWindow: 65_535, connectionWindow: 65_535 };
+      expect(FRONTEND_UNIX_NODE_H2).toEqual({ streamWindow: 128 * 1024, connectionWindow: 128 * 1024 });
       expect(CHANNEL_FLOW_CONTROL_WINDOW).toBeGreaterThan(SMALL_SIDE_MAX);
-      // Our own client library's user agents (both transports) are Node clients too: small.
-      for (const ua of ['grpc-node-js/1.14.7', `tke-anp-tunnel-client node-http2/${process.versions.node}`]) {
-        const node = await advertisedOnUds(uds, ua);
-        expect(node.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
-        expect(node.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
+      // No user agent, and our own client library's (both transports): Node clients.
+      for (const ua of [undefined, 'grpc-node-js/1.14.7', `tke-anp-tunnel-client node-http2/${process.versions.node}`]) {
+        const got = await advertisedOnUds(uds, ua, tuned ? 3 : 2);
+        expect(got).toEqual(want);
+        expect(got.streamWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
+        expect(got.connectionWindow).toBeLessThanOrEqual(SMALL_SIDE_MAX);
       }
     }));
+
+  it('over mTLS TCP, Node clients keep Node\'s 64 KiB and grpc-go clients get FRONTEND_GO_CLIENT_H2', async () => {
+    const server = new TunnelServer(testServerConfig(pki, { udsName: '', tcpFrontend: true }), {
+      logger: silentLogger(),
+      registry: newRegistry(false),
+    });
+    const { frontendPort } = await server.start();
+    try {
+      const port = frontendPort!;
+      expect(await advertisedOverTls(port, `tke-anp-tunnel-client node-http2/${process.versions.node}`)).toEqual({
+        streamWindow: 65_535,
+        connectionWindow: 65_535,
+      });
+      expect(await advertisedOverTls(port, 'grpc-go/1.62.1')).toEqual(FRONTEND_GO_CLIENT_H2);
+    } finally {
+      await server.shutdown({ graceful: false });
+    }
+  });
+
+  it('frontendTuning: grpc-go anywhere; other clients only on a marked Unix socket with a send buffer of 1.5 windows', () => {
+    const unixSocket = {};
+    markUnixClient(unixSocket);
+    const onUnix = { socket: unixSocket } as unknown as http2.Http2Session;
+    const onTcp = { socket: {} } as unknown as http2.Http2Session;
+    const gone = {
+      get socket(): never {
+        throw new Error('unbound');
+      },
+    } as unknown as http2.Http2Session;
+    const node = { 'user-agent': 'grpc-node-js/1.14.7' };
+    const go = { 'user-agent': 'grpc-go/1.62.1' };
+    const t = frontendTuning(212_992);
+    expect(t(node, onUnix)).toBe(FRONTEND_UNIX_NODE_H2);
+    expect(t(node, onTcp)).toBeUndefined();
+    expect(t(node, gone)).toBeUndefined();
+    expect(t(go, onTcp)).toBe(FRONTEND_GO_CLIENT_H2);
+    expect(UNIX_NODE_MIN_SEND_BUFFER).toBe(192 * 1024);
+    expect(frontendTuning(192 * 1024)(node, onUnix)).toBe(FRONTEND_UNIX_NODE_H2);
+    expect(frontendTuning(192 * 1024 - 1)(node, onUnix)).toBeUndefined();
+    expect(frontendTuning(undefined)(node, onUnix)).toBeUndefined();
+    expect(frontendTuning(undefined)(go, onUnix)).toBe(FRONTEND_GO_CLIENT_H2);
+  });
+
+  it('defaultSendBufferBytes reads a positive whole number, else undefined', () => {
+    const f = path.join(dir, 'wmem');
+    writeFileSync(f, '212992\n');
+    expect(defaultSendBufferBytes(f)).toBe(212_992);
+    writeFileSync(f, 'lots');
+    expect(defaultSendBufferBytes(f)).toBeUndefined();
+    writeFileSync(f, '0');
+    expect(defaultSendBufferBytes(f)).toBeUndefined();
+    expect(defaultSendBufferBytes(path.join(dir, 'missing'))).toBeUndefined();
+  });
 
   it('a grpc-go client (kube-apiserver, by its user agent) gets FRONTEND_GO_CLIENT_H2 after its first request', () =>
     withUdsFrontend('fe-go.sock', async (uds) => {
