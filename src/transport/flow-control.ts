@@ -25,12 +25,12 @@
  *   socket's send buffer, which Linux grows to 4 MiB (net.ipv4.tcp_wmem)
  *   even while the peer reads nothing, plus the peer's initial 128 KiB
  *   receive buffer. Less than eight windows: a connection stalled from the
- *   start keeps the announced window. A slow sender never runs out of credit and
- *   never makes it grow either. What we hold for a connection that was fast
- *   and then stalls is bounded by the maximum. (What we hold when the signal
- *   comes tells nothing: the peer sends its whole credit at once and says
- *   it is blocked right away, so a receiver that keeps up still holds most
- *   of a window at that moment.)
+ *   start keeps the announced window. A slow sender never runs out of
+ *   credit and never makes it grow either. What we hold for a connection
+ *   that was fast and then stalls is bounded by the maximum. (What we hold
+ *   when the signal comes tells nothing: the peer sends its whole credit at
+ *   once and says it is blocked right away, so a receiver that keeps up
+ *   still holds most of a window at that moment.)
  */
 import { type CreditBatch, encodeGrants, type Grant } from './flow-wire.js';
 
