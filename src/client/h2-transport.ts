@@ -219,7 +219,7 @@ export class H2PacketStream implements PacketStream {
 
   write(p: Packet, onWritten?: () => void): boolean {
     if (this.closed || this.req.writableEnded || this.req.destroyed) return false;
-    return onWritten ? this.req.write(frameMessage(p), () => onWritten()) : this.req.write(frameMessage(p));
+    return this.req.write(frameMessage(p), onWritten);
   }
 
   drained(): Promise<void> {

@@ -68,7 +68,7 @@ class HttpConnectFrontend implements Frontend {
         return ok;
       }
       case PacketType.DATA:
-        return written ? this.socket.write(p.data.data, () => written()) : this.socket.write(p.data.data);
+        return this.socket.write(p.data.data, written);
       case PacketType.CLOSE_RSP:
         this.end();
         return false;

@@ -84,7 +84,7 @@ export class GrpcPacketStream implements PacketStream {
 
   write(p: Packet, onWritten?: () => void): boolean {
     if (this.closed || this.call.writableEnded || this.call.destroyed) return false;
-    return onWritten ? this.call.write(wireBytes(p), () => onWritten()) : this.call.write(wireBytes(p));
+    return this.call.write(wireBytes(p), onWritten);
   }
 
   drained(): Promise<void> {
